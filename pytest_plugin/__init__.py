@@ -1,0 +1,1 @@
+"""pytest plugin: checks every NetRaven job module's contract (static check + sandboxed dry run)."""
