@@ -17,6 +17,13 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Final, Mapping
 
+#: Attributes every device object passed to ``run`` has, with their types (NetRaven's Device model).
+DEVICE_ATTRIBUTES: Final[Mapping[str, type]] = MappingProxyType(
+    {"id": int, "hostname": str, "ip_address": str, "device_type": str}
+)
+#: Attributes a device may lack or have empty (jobs must cope with both).
+OPTIONAL_DEVICE_ATTRIBUTES: Final = ("port", "username", "password", "serial_number", "model")
+
 #: Name of the function the worker calls once per device.
 RUN_FUNCTION: Final = "run"
 #: The positional arguments the worker passes to ``run``, in order.

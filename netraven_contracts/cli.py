@@ -1,0 +1,140 @@
+"""``netraven-contracts``: argument parsing and output only; the work is done elsewhere.
+
+Exit status of ``check``: 0 no error-level finding (with ``--fail-on warning``: no warning
+either), 1 there is one, 2 usage error, bad configuration, or an internal failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FORMATS = ("text", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exits with 2 too; keep its wording
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _codes(value: str) -> list[str]:
+    return [v for v in (part.strip() for part in value.split(",")) if v]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="netraven-contracts",
+                     description="Check that NetRaven job modules honour the job-result contract.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="check job modules (files, or folders walked for job modules)",
+                           description="Check job modules. Named files are always checked; folders are "
+                                       "walked for the configured job paths (default: *.py directly inside "
+                                       "a folder named jobs, except __init__.py and _private.py).")
+    check.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: .)")
+    check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    check.add_argument("--show-info", action="store_true", help="text output: show info-level findings too")
+    check.add_argument("--fail-on", choices=("error", "warning", "info"), default="error",
+                       help="lowest severity that makes the exit status 1 (default: error)")
+    check.add_argument("--select", type=_codes, metavar="CODES", help="comma-separated codes or prefixes to report")
+    check.add_argument("--ignore", type=_codes, metavar="CODES", help="comma-separated codes or prefixes to ignore")
+    check.add_argument("--extend-ignore", type=_codes, metavar="CODES", help="add to the configured ignore list")
+    check.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.netraven-contracts] from")
+    check.add_argument("--statistics", action="store_true", help="print the number of findings per code")
+    check.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to use (default: all cores)")
+    check.add_argument("--quiet", "-q", action="store_true", help="no summary line on stderr")
+
+    explain = sub.add_parser("explain", help="explain a rule, with an example of the fault and of the fix")
+    explain.add_argument("code", metavar="CODE")
+
+    rules = sub.add_parser("rules", help="list every rule")
+    rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "explain":
+            return _explain(args.code)
+        if args.command == "rules":
+            return _rules(args.format)
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `netraven-contracts check | head`
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("netraven-contracts: interrupted", file=sys.stderr)
+        return 130
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_settings
+    from .output import format_json, format_statistics, format_text, summary
+    from .rules import Severity
+    from .runner import check_targets, collect_targets
+
+    if args.jobs is not None and args.jobs < 1:
+        print("netraven-contracts: error: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        settings = load_settings(args.config)
+        if args.select is not None or args.ignore is not None or args.extend_ignore is not None:
+            settings = settings.with_overrides(select=args.select, ignore=args.ignore,
+                                               extend_ignore=args.extend_ignore)
+    except ConfigError as exc:
+        print(f"netraven-contracts: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    targets = collect_targets(args.paths or ["."], settings)
+    result = check_targets(targets, settings, jobs=args.jobs)
+    findings = sorted(result.findings, key=lambda f: (f.path, f.line, f.column, f.code, f.message))
+
+    if args.format == "json":
+        sys.stdout.write(format_json(findings))
+    else:
+        shown = findings if args.show_info else [f for f in findings if f.severity is not Severity.INFO]
+        sys.stdout.write(format_text(shown))
+    if args.statistics:
+        sys.stdout.write(format_statistics(findings))
+    for error in result.internal_errors:
+        print(f"netraven-contracts: {error}", file=sys.stderr)
+    if not args.quiet:
+        print(summary(findings, result.files, args.show_info or args.format != "text"), file=sys.stderr)
+    if result.internal_errors:
+        return EXIT_ERROR
+    threshold = Severity(args.fail_on).rank
+    return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in findings) else EXIT_OK
+
+
+def _explain(code: str) -> int:
+    from .ruledocs import explain
+    from .rules import get_rule
+
+    try:
+        rule = get_rule(code)
+    except KeyError as exc:
+        print(f"netraven-contracts: error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(explain(rule))
+    return EXIT_OK
+
+
+def _rules(fmt: str) -> int:
+    from . import ruledocs
+
+    sys.stdout.write({"text": ruledocs.rules_table, "markdown": ruledocs.rules_markdown,
+                      "json": ruledocs.rules_json}[fmt]())
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
