@@ -71,7 +71,7 @@ class Rule:
         return text
 
 
-_NO_META_PREFIX = frozenset({"NRJ900"})
+_NO_META_PREFIX = frozenset({"NRJ020", "NRJ900"})
 
 _RULE_LIST = [
     Rule(
@@ -368,7 +368,7 @@ _RULE_LIST = [
         "NRJ033", "sandbox-blocked", Severity.WARNING, Phase.RUNTIME,
         "During a dry run, `run()` tried to reach the network, start a process or write through "
         "the database session; the sandbox blocked it.",
-        "during the dry run, run() tried to {what}; the sandbox blocked it (the job's error "
+        "during the dry run, {who} tried to {what}; the sandbox blocked it (the job's error "
         "path ran instead)",
         "The dry run never lets a job touch the network, start a process or commit: the attempt "
         "raises OSError so the job's own error handling runs. The warning tells which paths the "

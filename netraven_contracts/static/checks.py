@@ -196,10 +196,17 @@ class ResultChecker:
             self.report.add("NRJ015", ret, origin=value.origin or value_node, where="")
 
     def _check_dict(self, obj: DictObj, st: State, ret: cst.Return, where: object) -> None:
+        unknown_keys = []
         for key, code in ((SUCCESS_KEY, "NRJ005"), (DEVICE_ID_KEY, "NRJ006")):
             entry = obj.entries.get(key)
-            if (entry is None and not obj.open) or (entry is not None and entry.maybe):
+            if entry is None and obj.open:
+                unknown_keys.append(key)
+            elif entry is None or entry.maybe:
                 self.report.add(code, ret, where=where, device=self.device)
+        if unknown_keys:
+            keys = " and ".join(f'"{k}"' for k in unknown_keys)
+            self.report.add("NRJ015", ret, origin=f"a dict whose {keys} key{'s' if len(unknown_keys) > 1 else ''} "
+                                                  "may be set by code this check cannot see", where="")
         for key, entry in obj.entries.items():
             site = entry.site if entry.site is not None else ret
             if key == SUCCESS_KEY:

@@ -262,7 +262,8 @@ class Interpreter:
         return State(env, heap, a.path)
 
     def _join(self, va: Value, vb: Value, ha: dict, hb: dict, out: dict, memo: dict) -> Value:
-        if va is vb or (not isinstance(va, Ref) and va == vb):
+        # a Ref (or a Seq holding one) names a heap object whose contents differ per state
+        if not isinstance(va, (Ref, Seq)) and (va is vb or va == vb):
             return va
         if isinstance(va, Ref) and isinstance(vb, Ref) and va.oid in ha and vb.oid in hb:
             key = (va.oid, vb.oid)
@@ -1252,7 +1253,11 @@ class Interpreter:
     def call_helper(self, func: Func, call: cst.Call, st: State, fr: Frame) -> list[tuple[Value, State]]:
         """Follow a call to a function of the module: one (value, state) per way it can return."""
         node = func.node
-        if fr.depth >= MAX_CALL_DEPTH or node in fr.stack or node.asynchronous is not None:
+        if node in fr.stack:
+            # recursion adds no new way to return: the other returns of the function are its values
+            self._args(call, st, fr)
+            return []
+        if fr.depth >= MAX_CALL_DEPTH or node.asynchronous is not None:
             for arg in self._args(call, st, fr):
                 self._escape(arg, st)
             return [(unknown(call), st)]

@@ -70,6 +70,10 @@ NAN_LITERALS = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinit
 ANY_RECEIVER_METHODS: dict[str, str] = {
     "hexdigest": STR, "isoformat": STR, "strftime": STR, "decode": STR, "digest": BYTES,
     "total_seconds": FLOAT, "timestamp": FLOAT, "is_alive": BOOL, "is_set": BOOL,
+    # str/bytes predicates: no other common type has methods of these names
+    **dict.fromkeys(("startswith", "endswith", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit",
+                     "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle",
+                     "isupper"), BOOL),
 }
 
 #: Methods of str.
