@@ -13,7 +13,7 @@ import libcst as cst
 from ..contract import (
     DETAILS_KEY, DEVICE_ID_KEY, JOB_META_SCHEMA, RESERVED_KEYS, RUN_PARAMETERS, SUCCESS_KEY,
 )
-from .interpreter import Interpreter, State, Step, is_generator, literal_str, to_ty
+from .interpreter import Interpreter, State, Step, literal_str, to_ty
 from .scope import ModuleScope
 from .values import (
     BOOL, DICT, INT, JSON_FIX, KIND_TEXT, NAN, NON_JSON, NONE, SET, Device, DictObj, Func, Qual,
@@ -36,13 +36,20 @@ class Reporter:
     def __init__(self) -> None:
         self.pending: list[Pending] = []
         self._seen: set[tuple] = set()
+        self._subjects: dict[int, object] = {}
+
+    def merge(self, other: "Reporter") -> None:
+        for pending in other.pending:
+            self.add(pending.code, pending.node, other._subjects[id(pending)], **pending.fields)
 
     def add(self, code: str, node: cst.CSTNode | None, subject: object = None, **fields: object) -> None:
         key = (code, id(node), subject)
         if key in self._seen:
             return
         self._seen.add(key)
-        self.pending.append(Pending(code, node, fields))
+        pending = Pending(code, node, fields)
+        self._subjects[id(pending)] = subject
+        self.pending.append(pending)
 
 
 # ---------------------------------------------------------------------------- module level
@@ -61,11 +68,12 @@ def check_module(module: cst.Module, report: Reporter) -> None:
         device = _first_param(run)
         if not _check_signature(run, report) or run.asynchronous is not None:
             continue
-        if is_generator(run):
+        own = Reporter()
+        ends, generator = Interpreter(scope).run_function(run, ResultChecker(own, device).on_return)
+        if generator:  # its returns end a generator: calling run never returns a result
             report.add("NRJ004", run, kind="a generator (run contains `yield`)", where="", device=device)
             continue
-        checker = ResultChecker(report, device)
-        ends = Interpreter(scope).run_function(run, checker.on_return)
+        report.merge(own)
         if ends:
             report.add("NRJ003", run, what="`run` can reach the end of its body without a return",
                        where=_last_step(ends[0]), device=device)

@@ -61,8 +61,7 @@ def parse_source(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        line, column = _error_position(text, exc)
-        message = _PARSER_NOISE.sub("", exc.message.split("\n", 1)[0]).strip() or "invalid syntax"
+        line, column, message = _error_position(text, exc)
         raise _Unparseable(max(line, 1), max(column, 0), f"syntax error ({message}); fix the syntax") from None
     except RecursionError:
         raise _Unparseable(1, 0, "it is nested too deeply to parse") from None
@@ -74,18 +73,23 @@ def parse_source(text: str) -> cst.Module:
         raise _Unparseable(1, 0, f"the parser failed ({type(exc).__name__})") from None
 
 
-def _error_position(text: str, exc: cst.ParserSyntaxError) -> tuple[int, int]:
-    """Where the syntax error is. libcst puts tokenizer errors at line 1 and parser errors at the
-    next token (often the line after); CPython's compiler, when it fails too, names the line."""
+def _error_position(text: str, exc: cst.ParserSyntaxError) -> tuple[int, int, str]:
+    """Where the syntax error is, and what it is. libcst puts tokenizer errors at line 1 and parser
+    errors at the next token (often the line after); CPython's compiler, when it fails too, names
+    the line and says it better ("expected ':'" rather than a list of forty tokens)."""
     try:
         compile(text, "<job>", "exec", flags=0x400, dont_inherit=True)  # ast.PyCF_ONLY_AST
     except SyntaxError as error:
         if error.lineno:
-            return error.lineno, max((error.offset or 1) - 1, 0)
+            return error.lineno, max((error.offset or 1) - 1, 0), error.msg
     except (ValueError, RecursionError, MemoryError):
         pass
     match = _PARSER_POSITION.search(exc.message)
-    return (int(match.group(1)), int(match.group(2))) if match else (exc.raw_line, exc.raw_column)
+    line, column = (int(match.group(1)), int(match.group(2))) if match else (exc.raw_line, exc.raw_column)
+    message = _PARSER_NOISE.sub("", exc.message.split("\n", 1)[0]).strip() or "invalid syntax"
+    if message.startswith("expected one of") and message.count(",") > 6:
+        message = "invalid syntax"
+    return line, column, message
 
 
 def _unparseable(path: str, error: _Unparseable) -> Finding:

@@ -28,8 +28,13 @@ from .values import (
 MAX_STATES = 48        # states kept per program point before the surplus is merged
 MAX_LOOP_PASSES = 2    # a loop body is walked at most this often (enough for key presence)
 MAX_CALL_DEPTH = 4     # helpers followed this deep
+DEDUPE_BELOW = 4       # state lists this short are not searched for duplicates
 
 _NUMERIC = frozenset({INT, FLOAT, BOOL})
+_RAISING = frozenset({cst.Call, cst.Attribute, cst.Subscript, cst.BinaryOperation, cst.Await, cst.Yield,
+                      cst.Import, cst.ImportFrom, cst.Raise, cst.Assert, cst.Del, cst.AugAssign})
+_NOT_RAISING = frozenset({cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Lambda,
+                          cst.FunctionDef, cst.ClassDef})
 
 
 class Step(NamedTuple):
@@ -73,7 +78,7 @@ ReturnHandler = Callable[[Value | None, State, cst.Return | None, cst.BaseExpres
 class Frame:
     """One function being interpreted."""
 
-    __slots__ = ("in_run", "on_return", "handlers", "depth", "stack", "outer_raise")
+    __slots__ = ("in_run", "on_return", "handlers", "depth", "stack", "outer_raise", "saw_yield")
 
     def __init__(self, in_run: bool, on_return: ReturnHandler, depth: int = 0,
                  stack: tuple[cst.FunctionDef, ...] = (), outer_raise: Callable[[State], None] | None = None):
@@ -82,7 +87,13 @@ class Frame:
         self.handlers: list[list[State]] = []
         self.depth = depth
         self.stack = stack
-        self.outer_raise = outer_raise
+        self.outer_raise = outer_raise   # set when an enclosing try (in a caller) collects raises
+        self.saw_yield = False
+
+    @property
+    def listens(self) -> bool:
+        """Does any enclosing ``try`` want the states at which an exception may be raised?"""
+        return bool(self.handlers) or self.outer_raise is not None
 
     def raise_from(self, st: State) -> None:
         if self.handlers:
@@ -91,23 +102,65 @@ class Frame:
             self.outer_raise(st)
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_IS_NODE: dict[type, bool] = {}
+
+
+def _is_node(cls: type) -> bool:
+    known_ = _IS_NODE.get(cls)
+    if known_ is None:
+        known_ = _IS_NODE[cls] = issubclass(cls, cst.CSTNode)  # an ABC check: slow, so cached per type
+    return known_
+
+
+def iter_children(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+    """The child nodes, read straight from the dataclass fields (libcst's ``children`` property runs
+    a visitor and costs a hundred times more)."""
+    cls = type(node)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f for f in node.__dataclass_fields__
+                                     if f not in ("lpar", "rpar") and not f.startswith("whitespace"))
+    for name in names:
+        value = getattr(node, name)
+        vcls = type(value)
+        if vcls is tuple or vcls is list:
+            for item in value:
+                if _is_node(type(item)):
+                    yield item
+        elif _is_node(vcls):
+            yield value
+
+
 def _suite_body(suite: cst.BaseSuite) -> Iterable[cst.CSTNode]:
     if isinstance(suite, cst.IndentedBlock):
         return suite.body
     return (suite,)  # SimpleStatementSuite: `if x: return y` on one line
 
 
+_QUOTES = ('"""', "'''", '"', "'")
+
+
 def literal_str(node: cst.BaseExpression) -> str | None:
     """The value of a plain (not bytes, not f-) string literal, else None."""
-    if isinstance(node, cst.SimpleString):
-        if "b" in node.prefix.lower():
+    if type(node) is cst.SimpleString:
+        raw = node.value
+        prefix_end = 0
+        while raw[prefix_end] not in "\"'":
+            prefix_end += 1
+        prefix = raw[:prefix_end].lower()
+        if "b" in prefix:
             return None
+        if "\\" not in raw:  # no escapes: strip the prefix and the quotes (literal_eval is slow)
+            for quote in _QUOTES:
+                if raw.startswith(quote, prefix_end):
+                    return raw[prefix_end + len(quote):len(raw) - len(quote)]
         try:
             value = node.evaluated_value
         except Exception:  # malformed escapes: libcst parses what Python would reject
             return None
         return value if isinstance(value, str) else None
-    if isinstance(node, cst.ConcatenatedString):
+    if type(node) is cst.ConcatenatedString:
         left, right = literal_str(node.left), literal_str(node.right)
         return left + right if left is not None and right is not None else None
     return None
@@ -159,8 +212,8 @@ class Interpreter:
         self._const_cache: dict[str, Value] = {}
 
     # ------------------------------------------------------------------ entry points
-    def run_function(self, func: cst.FunctionDef, on_return: ReturnHandler) -> list[State]:
-        """Interpret ``run``; returns the states that fall off the end of its body."""
+    def run_function(self, func: cst.FunctionDef, on_return: ReturnHandler) -> tuple[list[State], bool]:
+        """Interpret ``run``: the states that fall off the end of its body, and whether it yields."""
         env: dict[str, Value] = {}
         params = list(func.params.posonly_params) + list(func.params.params)
         for index, param in enumerate(params):
@@ -168,7 +221,7 @@ class Interpreter:
         self._bind_other_params(func.params, env)
         frame = Frame(True, on_return)
         out = self.exec_block(func.body, [State(env, {})], frame)
-        return out.normal
+        return out.normal, frame.saw_yield
 
     def _param_value(self, index: int, name: str) -> Value:
         role = RUN_PARAMETERS[index] if index < len(RUN_PARAMETERS) else None
@@ -218,27 +271,50 @@ class Interpreter:
                 self._escape(item, st, seen)
 
     # ------------------------------------------------------------------ state sets
-    def _sig(self, value: Value, heap: dict[int, DictObj], depth: int = 0) -> object:
-        if isinstance(value, Ty):
-            return (value.tags, value.open)
-        if isinstance(value, Ref):
+    def _sig(self, value: Value, heap: dict[int, DictObj], names: dict[int, int] | None = None,
+             depth: int = 0) -> object:
+        """A hashable summary of what a path knows of ``value``. Dicts are numbered in the order they
+        are met (``names``), so two paths that built equal dicts under different ids compare equal."""
+        cls = type(value)
+        if cls is Ref:
+            names = names if names is not None else {}
+            number = names.get(value.oid)
+            if number is not None:
+                return number
+            number = names[value.oid] = len(names)
             obj = heap.get(value.oid)
             if obj is None or depth > 3:
-                return ("R", value.oid)
-            return ("R", value.oid, obj.open, len(obj.bad_keys), frozenset(
-                (k, e.maybe, self._sig(e.value, heap, depth + 1), id(e.site), id(e.key_site))
-                for k, e in obj.entries.items()))
-        if isinstance(value, Seq):
-            return ("S", value.kind, value.open, tuple(self._sig(i, heap, depth + 1) for i in value.items))
+                return number
+            inner = obj.sig
+            if inner is None:
+                nested = False
+                parts = []
+                for key in sorted(obj.entries):
+                    entry = obj.entries[key]
+                    if type(entry.value) in (Ref, Seq):
+                        nested = True
+                        part = self._sig(entry.value, heap, names, depth + 1)
+                    else:
+                        part = entry.value
+                    parts.append((key, entry.maybe, part, id(entry.site), id(entry.key_site)))
+                inner = (obj.open, len(obj.bad_keys), tuple(parts))
+                if not nested:  # a flat dict's summary does not depend on the numbering: keep it
+                    obj.sig = inner
+            return (number, inner)
+        if cls is Seq:
+            return ("S", value.kind, value.open, tuple(self._sig(i, heap, names, depth + 1) for i in value.items))
         return value
 
-    def _state_sig(self, st: State) -> frozenset:
-        return frozenset((k, self._sig(v, st.heap)) for k, v in st.env.items())
+    def _state_sig(self, st: State, extra: Value | None = None) -> tuple:
+        names: dict[int, int] = {}
+        sig = tuple((k, self._sig(st.env[k], st.heap, names)) for k in sorted(st.env))
+        return sig if extra is None else (sig, self._sig(extra, st.heap, names))
 
     def dedupe(self, states: list[State]) -> list[State]:
-        if len(states) < 2:
+        # a few duplicates cost less to carry than to find
+        if len(states) <= DEDUPE_BELOW:
             return states
-        seen: set[frozenset] = set()
+        seen: set[tuple] = set()
         out: list[State] = []
         for st in states:
             sig = self._state_sig(st)
@@ -321,18 +397,16 @@ class Interpreter:
         return cached
 
     def _compute_may_raise(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.Call, cst.Attribute, cst.Subscript, cst.BinaryOperation, cst.Await,
-                             cst.Yield, cst.Import, cst.ImportFrom, cst.Raise, cst.Assert, cst.Del)):
+        t = type(node)
+        if t in _RAISING:
             return True
-        if isinstance(node, (cst.Name, cst.BaseNumber, cst.SimpleString, cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+        if t in _NOT_RAISING:
             return False
-        if isinstance(node, cst.Assign):
+        if t is cst.Assign:
             return self.may_raise(node.value) or any(
-                not isinstance(t.target, (cst.Name, cst.Subscript)) or self._target_may_raise(t.target)
-                for t in node.targets)
-        if isinstance(node, cst.AugAssign):
-            return True
-        return any(self.may_raise(child) for child in node.children)
+                type(target.target) not in (cst.Name, cst.Subscript) or self._target_may_raise(target.target)
+                for target in node.targets)
+        return any(self.may_raise(child) for child in iter_children(node))
 
     def _target_may_raise(self, target: cst.BaseExpression) -> bool:
         # result["k"] = v cannot raise on a dict; result["a"]["b"] = v may (KeyError)
@@ -353,7 +427,8 @@ class Interpreter:
         return out
 
     def exec_stmt(self, stmt: cst.CSTNode, states: list[State], fr: Frame) -> Out:
-        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        t = type(stmt)
+        if t is cst.SimpleStatementLine or t is cst.SimpleStatementSuite:
             out = Out(states)
             for small in stmt.body:
                 nxt: list[State] = []
@@ -363,25 +438,25 @@ class Interpreter:
                 if not nxt:
                     break
             return out
-        if isinstance(stmt, cst.If):
+        if t is cst.If:
             return self.exec_if(stmt, states, fr, "if")
-        if isinstance(stmt, cst.For):
+        if t is cst.For:
             return self.exec_for(stmt, states, fr)
-        if isinstance(stmt, cst.While):
+        if t is cst.While:
             return self.exec_while(stmt, states, fr)
-        if isinstance(stmt, (cst.Try, cst.TryStar)):
+        if t is cst.Try or t is cst.TryStar:
             return self.exec_try(stmt, states, fr)
-        if isinstance(stmt, cst.With):
+        if t is cst.With:
             return self.exec_with(stmt, states, fr)
-        if isinstance(stmt, cst.Match):
+        if t is cst.Match:
             return self.exec_match(stmt, states, fr)
-        if isinstance(stmt, cst.FunctionDef):
+        if t is cst.FunctionDef:
             value: Value = Func(stmt, stmt.name.value) if not stmt.decorators else \
                 unknown(f"the decorated function {stmt.name.value}")
             for st in states:
                 st.env[stmt.name.value] = value
             return Out(states)
-        if isinstance(stmt, cst.ClassDef):
+        if t is cst.ClassDef:
             for st in states:
                 st.env[stmt.name.value] = unknown(f"the class {stmt.name.value}", CLASS)
             return Out(states)
@@ -399,12 +474,12 @@ class Interpreter:
                     for _, alt in self.call_helper(callee, value, st, fr):
                         nxt.append(alt)
                     return
-            if self.may_raise(value):
+            if fr.listens and self.may_raise(value):
                 fr.raise_from(st)
             self.ev(value, st, fr)
             nxt.append(st)
         elif t is cst.Assign:
-            if self.may_raise(small):
+            if fr.listens and self.may_raise(small):
                 fr.raise_from(st)
             for value, alt in self.ev_alternatives(small.value, st, fr):
                 for target in small.targets:
@@ -414,7 +489,7 @@ class Interpreter:
             if small.value is None:
                 nxt.append(st)
                 return
-            if self.may_raise(small.value):
+            if fr.listens and self.may_raise(small.value):
                 fr.raise_from(st)
             for value, alt in self.ev_alternatives(small.value, st, fr):
                 self.assign(small.target, value, alt, fr, small.value)
@@ -427,7 +502,7 @@ class Interpreter:
             if small.value is None:
                 fr.on_return(None, st, small, None)
                 return
-            if self.may_raise(small.value):
+            if fr.listens and self.may_raise(small.value):
                 fr.raise_from(st)
             for value, alt in self.ev_alternatives(small.value, st, fr, split_ifexp=True):
                 fr.on_return(value, alt, small, small.value)
@@ -459,7 +534,7 @@ class Interpreter:
 
     def exec_if(self, node: cst.If, states: list[State], fr: Frame, word: str) -> Out:
         truth = const_truth(node.test)
-        raises = self.may_raise(node.test)
+        raises = fr.listens and self.may_raise(node.test)
         yes: list[State] = []
         no: list[State] = []
         for st in states:
@@ -490,7 +565,7 @@ class Interpreter:
         if exits_at_start:
             exits.extend(st.fork().took(Step("loop-zero", node, None)) for st in states)
         brk: list[State] = []
-        seen: set[frozenset] = set()
+        seen: set[tuple] = set()
         current = states
         for _ in range(MAX_LOOP_PASSES):
             entered = [s for s in (enter(st) for st in current) if s is not None]
@@ -526,7 +601,7 @@ class Interpreter:
         item: Value = unknown()
         nonempty = False
         for st in states:
-            if self.may_raise(node.iter):
+            if fr.listens and self.may_raise(node.iter):
                 fr.raise_from(st)
             iterable = self.ev(node.iter, st, fr)
             if isinstance(iterable, Seq) and iterable.items and not iterable.open:
@@ -552,7 +627,7 @@ class Interpreter:
 
         def enter(st: State) -> State | None:
             st = st.fork()
-            if self.may_raise(node.test):
+            if fr.listens and self.may_raise(node.test):
                 fr.raise_from(st)
             self.ev(node.test, st, fr)
             return st if truth is True or self.narrow(node.test, st, True) else None
@@ -618,7 +693,7 @@ class Interpreter:
     def exec_with(self, node: cst.With, states: list[State], fr: Frame) -> Out:
         for st in states:
             for item in node.items:
-                if self.may_raise(item.item):
+                if fr.listens and self.may_raise(item.item):
                     fr.raise_from(st)
                 self.ev(item.item, st, fr)
                 if item.asname is not None:
@@ -628,7 +703,7 @@ class Interpreter:
     def exec_match(self, node: cst.Match, states: list[State], fr: Frame) -> Out:
         subjects = []
         for st in states:
-            if self.may_raise(node.subject):
+            if fr.listens and self.may_raise(node.subject):
                 fr.raise_from(st)
             subjects.append(self.ev(node.subject, st, fr))
         normal: list[State] = []
@@ -666,8 +741,8 @@ class Interpreter:
             st.env[pattern.name.value] = Seq(LIST, open=True)
         elif isinstance(pattern, cst.MatchMapping) and pattern.rest is not None:
             st.env[pattern.rest.value] = self._new_ref(st, DictObj(open=True))
-        for child in pattern.children:
-            if isinstance(child, cst.CSTNode) and not isinstance(child, cst.BaseExpression):
+        for child in iter_children(pattern):
+            if not isinstance(child, cst.BaseExpression):
                 self._bind_pattern(child, st, fr)
 
     # ------------------------------------------------------------------ binding
@@ -976,7 +1051,10 @@ class Interpreter:
             value = self.ev(node.value, st, fr)
             self.assign(node.target, value, st, fr, node.value)
             return value
-        if t is cst.Await or t is cst.Yield:
+        if t is cst.Yield:
+            fr.saw_yield = True
+            return unknown(node)
+        if t is cst.Await:
             return unknown(node)
         return unknown(node)
 
@@ -1261,8 +1339,6 @@ class Interpreter:
             for arg in self._args(call, st, fr):
                 self._escape(arg, st)
             return [(unknown(call), st)]
-        if is_generator(node):
-            return [(ty(GENERATOR, origin=call), st)]
         env = self._bind_arguments(node, call, st, fr)
         caller_env = dict(st.env)
         caller_path = st.path
@@ -1276,11 +1352,22 @@ class Interpreter:
         def reraise(rs: State) -> None:
             fr.raise_from(State(dict(caller_env), rs.heap, caller_path))
 
-        sub = Frame(False, collect, fr.depth + 1, fr.stack + (node,), reraise)
+        sub = Frame(False, collect, fr.depth + 1, fr.stack + (node,), reraise if fr.listens else None)
         out = self.exec_block(node.body, [State(env, dict(st.heap), caller_path)], sub)
+        if sub.saw_yield:  # a generator function: the call returns a generator, whatever it yields
+            return [(ty(GENERATOR, origin=call), st)]
         for rs in out.normal:
             returns.append((ty(NONE, origin=f"{func.name}() reaching the end of its body"), rs))
-        return [(value, State(dict(caller_env), rs.heap, caller_path + (step,))) for value, rs in returns]
+        # the helper's paths differ in its own locals; what the caller sees is often the same
+        results: list[tuple[Value, State]] = []
+        seen: set[object] = set()
+        for value, rs in returns:
+            back = State(dict(caller_env), rs.heap, caller_path + (step,))
+            sig = self._state_sig(back, value)
+            if sig not in seen:
+                seen.add(sig)
+                results.append((value, back))
+        return results
 
     def _bind_arguments(self, node: cst.FunctionDef, call: cst.Call, st: State, fr: Frame) -> dict[str, Value]:
         params = node.params
@@ -1332,17 +1419,3 @@ class Interpreter:
 
 def _ignore_return(*_: object) -> None:
     return None
-
-
-def is_generator(func: cst.FunctionDef) -> bool:
-    """Does ``func`` itself (not a nested function) contain ``yield``?"""
-    stack: list[cst.CSTNode] = [func.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Yield):
-            return True
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
-        stack.extend(node.children)
-    return False
-

@@ -77,7 +77,8 @@ class Ty:
 
     tags: frozenset[str] = frozenset()
     open: bool = False
-    origin: str | None = None   # how it arose, for messages: 'x.get(...)', 'a call to build()'
+    # how it arose, for messages ('x.get(...)', a node); not part of what the value *is*
+    origin: object = field(default=None, compare=False)
     joined: bool = False        # the result of merging paths: never a reason for an info finding
 
     def union(self, other: "Ty") -> "Ty":
@@ -162,6 +163,7 @@ class DictObj:
     entries: dict[str, Entry] = field(default_factory=dict)
     open: bool = False            # may hold keys we do not know
     bad_keys: tuple[tuple[cst.CSTNode | None, str], ...] = ()  # literal keys JSON turns into str
+    sig: object = field(default=None, compare=False)  # cached summary (set once the object is in a heap)
 
     def copy(self) -> "DictObj":
         return DictObj(dict(self.entries), self.open, self.bad_keys)
