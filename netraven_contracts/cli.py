@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.netraven-contracts] from")
     check.add_argument("--statistics", action="store_true", help="print the number of findings per code")
     check.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to use (default: all cores)")
+    check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    check.add_argument("--cache-dir", metavar="DIR", help="where to keep the cache (default: $XDG_CACHE_HOME/"
+                       "netraven-contracts, else .netraven_contracts_cache/ in the project)")
     check.add_argument("--quiet", "-q", action="store_true", help="no summary line on stderr")
 
     explain = sub.add_parser("explain", help="explain a rule, with an example of the fault and of the fix")
@@ -95,7 +98,12 @@ def _check(args: argparse.Namespace) -> int:
         print(f"netraven-contracts: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     targets = collect_targets(args.paths or ["."], settings)
-    result = check_targets(targets, settings, jobs=args.jobs)
+    cache = None
+    if not args.no_cache:
+        from .cache import Cache, default_cache_dir
+
+        cache = Cache(args.cache_dir or default_cache_dir(settings))
+    result = check_targets(targets, settings, jobs=args.jobs, cache=cache)
     findings = sorted(result.findings, key=lambda f: (f.path, f.line, f.column, f.code, f.message))
 
     if args.format == "json":

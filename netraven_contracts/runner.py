@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .config import SKIPPED_DIRS, Settings
 from .findings import Finding
+
+if TYPE_CHECKING:
+    from .cache import Cache
 
 #: Below this many files, a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 16
@@ -62,18 +65,21 @@ def _walk(top: str, settings: Settings) -> Iterator[str]:
                 yield path
 
 
-def _check_one(target: Target, settings: Settings) -> tuple[list[Finding], str | None]:
+_EVERY_CODE = Settings()
+
+
+def _check_one(target: Target) -> tuple[list[Finding], str | None]:
+    """Every finding of one file, before select/ignore (so the cache serves any selection)."""
     from .static import check_file
 
     try:
-        return check_file(target.path, settings=settings, display_path=target.shown), None
+        return check_file(target.path, settings=_EVERY_CODE, display_path=target.shown), None
     except Exception as exc:  # a bug of ours: say so, keep checking the other files
         return [], f"{target.shown}: internal error while checking ({type(exc).__name__}: {exc}); please report it"
 
 
-def _check_chunk(args: tuple[list[Target], Settings]) -> list[tuple[list[Finding], str | None]]:
-    targets, settings = args
-    return [_check_one(t, settings) for t in targets]
+def _check_chunk(targets: list[Target]) -> list[tuple[list[Finding], str | None]]:
+    return [_check_one(t) for t in targets]
 
 
 def usable_cores() -> int:
@@ -84,8 +90,8 @@ def usable_cores() -> int:
 
 
 def check_targets(targets: list[Target], settings: Settings, jobs: int | None = None,
-                  cache: "object | None" = None) -> RunResult:
-    """Check every target; ``cache`` (a :class:`~netraven_contracts.cache.Cache`) skips unchanged files."""
+                  cache: "Cache | None" = None) -> RunResult:
+    """Check every target; ``cache`` skips files whose bytes it has seen before."""
     result = RunResult(files=len(targets))
     todo: list[Target] = []
     for target in targets:
@@ -96,20 +102,20 @@ def check_targets(targets: list[Target], settings: Settings, jobs: int | None = 
             todo.append(target)
     jobs = jobs or usable_cores()
     if len(todo) >= PARALLEL_THRESHOLD and jobs > 1:
-        outcomes = _parallel(todo, settings, jobs)
+        outcomes = _parallel(todo, jobs)
     else:
-        outcomes = [_check_one(t, settings) for t in todo]
+        outcomes = [_check_one(t) for t in todo]
     for target, (findings, error) in zip(todo, outcomes):
         if error is not None:
             result.internal_errors.append(error)
             continue
-        result.findings.extend(findings)
         if cache is not None:
-            cache.put(target, settings, findings)
+            cache.put(target, findings)
+        result.findings.extend(f for f in findings if settings.is_selected(f.code, target.shown))
     return result
 
 
-def _parallel(todo: list[Target], settings: Settings, jobs: int) -> list[tuple[list[Finding], str | None]]:
+def _parallel(todo: list[Target], jobs: int) -> list[tuple[list[Finding], str | None]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -121,6 +127,6 @@ def _parallel(todo: list[Target], settings: Settings, jobs: int) -> list[tuple[l
     chunks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method)) as pool:
         out: list[tuple[list[Finding], str | None]] = []
-        for part in pool.map(_check_chunk, [(c, settings) for c in chunks]):
+        for part in pool.map(_check_chunk, chunks):
             out.extend(part)
     return out
