@@ -11,7 +11,6 @@ import sys
 from typing import Sequence
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "json")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,6 +25,7 @@ def _codes(value: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .output import FORMATS
 
     parser = _Parser(prog="netraven-contracts",
                      description="Check that NetRaven job modules honour the job-result contract.")
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "walked for the configured job paths (default: *.py directly inside "
                                        "a folder named jobs, except __init__.py and _private.py).")
     check.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: .)")
-    check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    check.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format (default: text)")
     check.add_argument("--show-info", action="store_true", help="text output: show info-level findings too")
     check.add_argument("--fail-on", choices=("error", "warning", "info"), default="error",
                        help="lowest severity that makes the exit status 1 (default: error)")
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--extend-ignore", type=_codes, metavar="CODES", help="add to the configured ignore list")
     check.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.netraven-contracts] from")
     check.add_argument("--statistics", action="store_true", help="print the number of findings per code")
+    check.add_argument("--fix", action="store_true",
+                       help="fix what can be fixed (NRJ003 fall-through, NRJ006, NRJ008, NRJ012) in place, "
+                            "then report what remains")
+    check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing "
+                       "(exit 1 when there is something to fix)")
     check.add_argument("--jobs", "-j", type=int, metavar="N", help="processes to use (default: all cores)")
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     check.add_argument("--cache-dir", metavar="DIR", help="where to keep the cache (default: $XDG_CACHE_HOME/"
@@ -82,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from .config import ConfigError, load_settings
-    from .output import format_json, format_statistics, format_text, summary
+    from .output import FORMATS, format_statistics, summary
     from .rules import Severity
     from .runner import check_targets, collect_targets
 
@@ -98,6 +103,10 @@ def _check(args: argparse.Namespace) -> int:
         print(f"netraven-contracts: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     targets = collect_targets(args.paths or ["."], settings)
+    if args.fix or args.diff:
+        status = _fix(targets, settings, write=not args.diff, quiet=args.quiet)
+        if args.diff or status == EXIT_ERROR:
+            return status
     cache = None
     if not args.no_cache:
         from .cache import Cache, default_cache_dir
@@ -106,11 +115,7 @@ def _check(args: argparse.Namespace) -> int:
     result = check_targets(targets, settings, jobs=args.jobs, cache=cache)
     findings = sorted(result.findings, key=lambda f: (f.path, f.line, f.column, f.code, f.message))
 
-    if args.format == "json":
-        sys.stdout.write(format_json(findings))
-    else:
-        shown = findings if args.show_info else [f for f in findings if f.severity is not Severity.INFO]
-        sys.stdout.write(format_text(shown))
+    sys.stdout.write(FORMATS[args.format](findings, args.show_info))
     if args.statistics:
         sys.stdout.write(format_statistics(findings))
     for error in result.internal_errors:
@@ -121,6 +126,40 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     threshold = Severity(args.fail_on).rank
     return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in findings) else EXIT_OK
+
+
+def _fix(targets: list, settings: object, *, write: bool, quiet: bool) -> int:
+    """Apply (or, without ``write``, show as a diff) the fixes; the check that follows reports the rest."""
+    import difflib
+
+    from .static.fixes import fix_file
+
+    changed = fixed = 0
+    failed = False
+    for target in targets:
+        try:
+            outcome = fix_file(target.path, settings=settings)
+        except OSError as exc:
+            print(f"netraven-contracts: {target.shown}: cannot fix it ({exc.strerror or exc})", file=sys.stderr)
+            failed = True
+            continue
+        if outcome is None or outcome.source == outcome.fixed:
+            continue
+        changed += 1
+        fixed += len(outcome.applied)
+        if write:
+            outcome.write()
+        else:
+            sys.stdout.writelines(difflib.unified_diff(
+                outcome.source.splitlines(keepends=True), outcome.fixed.splitlines(keepends=True),
+                fromfile=f"a/{target.shown}", tofile=f"b/{target.shown}"))
+    if not quiet:
+        verb = "Fixed" if write else "Would fix"
+        print(f"{verb} {fixed} finding{'s' if fixed != 1 else ''} in {changed} file{'s' if changed != 1 else ''}.",
+              file=sys.stderr)
+    if failed:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if (changed and not write) else EXIT_OK
 
 
 def _explain(code: str) -> int:

@@ -16,9 +16,40 @@ from ..contract import (
 from .interpreter import Interpreter, State, Step, literal_str, to_ty
 from .scope import ModuleScope
 from .values import (
-    BOOL, DICT, INT, JSON_FIX, KIND_TEXT, NAN, NON_JSON, NONE, SET, Device, DictObj, Func, Qual,
+    BOOL, DICT, INT, JSON_FIX, KIND_TEXT, NAN, NON_JSON, NONE, SET, Device, DictObj, Entry, Func, Qual,
     Ref, Seq, Ty, Value,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AppendReturn:
+    """NRJ003 (falls off the end): append a failure result to run's body."""
+
+    run: cst.FunctionDef
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddDeviceId:
+    """NRJ006: add ``"device_id": <device>.id`` to the literal that built the result, in run."""
+
+    literal: cst.Dict
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class WrapInBool:
+    """NRJ008: wrap the success value in ``bool(...)``."""
+
+    value: cst.BaseExpression
+
+
+@dataclass(frozen=True, slots=True)
+class MoveToDetails:
+    """NRJ012: move the key of ``literal`` that is ``key`` under its "details" dict literal."""
+
+    literal: cst.Dict
+    key: cst.CSTNode
 
 
 @dataclass(slots=True)
@@ -28,6 +59,7 @@ class Pending:
     code: str
     node: cst.CSTNode | None        # None: line 1, column 1
     fields: dict[str, object] = field(default_factory=dict)
+    repair: object = None           # what check --fix needs to repair it (see .fixes)
 
 
 class Reporter:
@@ -40,14 +72,16 @@ class Reporter:
 
     def merge(self, other: "Reporter") -> None:
         for pending in other.pending:
-            self.add(pending.code, pending.node, other._subjects[id(pending)], **pending.fields)
+            self.add(pending.code, pending.node, other._subjects[id(pending)], repair=pending.repair,
+                     **pending.fields)
 
-    def add(self, code: str, node: cst.CSTNode | None, subject: object = None, **fields: object) -> None:
+    def add(self, code: str, node: cst.CSTNode | None, subject: object = None, *, repair: object = None,
+            **fields: object) -> None:
         key = (code, id(node), subject)
         if key in self._seen:
             return
         self._seen.add(key)
-        pending = Pending(code, node, fields)
+        pending = Pending(code, node, fields, repair)
         self._subjects[id(pending)] = subject
         self.pending.append(pending)
 
@@ -76,7 +110,7 @@ def check_module(module: cst.Module, report: Reporter) -> None:
         report.merge(own)
         if ends:
             report.add("NRJ003", run, what="`run` can reach the end of its body without a return",
-                       where=_last_step(ends[0]), device=device)
+                       where=_last_step(ends[0]), device=device, repair=AppendReturn(run, device))
 
 
 def _first_param(run: cst.FunctionDef) -> str:
@@ -210,7 +244,8 @@ class ResultChecker:
             if entry is None and obj.open:
                 unknown_keys.append(key)
             elif entry is None or entry.maybe:
-                self.report.add(code, ret, where=where, device=self.device)
+                repair = AddDeviceId(obj.origin, self.device) if code == "NRJ006" and obj.origin is not None else None
+                self.report.add(code, ret, where=where, device=self.device, repair=repair)
         if unknown_keys:
             keys = " and ".join(f'"{k}"' for k in unknown_keys)
             self.report.add("NRJ015", ret, origin=f"a dict whose {keys} key{'s' if len(unknown_keys) > 1 else ''} "
@@ -218,7 +253,7 @@ class ResultChecker:
         for key, entry in obj.entries.items():
             site = entry.site if entry.site is not None else ret
             if key == SUCCESS_KEY:
-                self._check_success(entry.value, site)
+                self._check_success(entry.value, site, entry.site)
             elif key == DEVICE_ID_KEY:
                 self._check_device_id(entry.value, site, ret, where)
             elif key == DETAILS_KEY:
@@ -226,16 +261,33 @@ class ResultChecker:
             elif key in RESERVED_KEYS:
                 self.report.add("NRJ013", entry.key_site or ret, key, key=key)
             else:
-                self.report.add("NRJ012", entry.key_site or ret, key, key=key)
+                self.report.add("NRJ012", entry.key_site or ret, key, key=key, repair=self._move_fix(obj, entry))
 
-    def _check_success(self, value: Value, site: cst.CSTNode) -> None:
+    def _move_fix(self, obj: DictObj, entry: Entry) -> "MoveToDetails | None":
+        """Moving the key is safe when it stands in the literal that built the returned dict, and
+        "details" (if any) is that literal's own dict literal, not one set or replaced later."""
+        literal = obj.origin
+        if literal is None or entry.key_site is None:
+            return None
+        elements = [e for e in literal.elements if isinstance(e, cst.DictElement)]
+        if not any(e.key is entry.key_site for e in elements):
+            return None
+        details = obj.entries.get(DETAILS_KEY)
+        if details is not None:
+            own = [e for e in elements if literal_str(e.key) == DETAILS_KEY]
+            if not own or own[-1].value is not details.site or not isinstance(own[-1].value, cst.Dict):
+                return None
+        return MoveToDetails(literal, entry.key_site)
+
+    def _check_success(self, value: Value, site: cst.CSTNode, value_node: cst.CSTNode | None) -> None:
         t = to_ty(value)
         if t.only(BOOL):
             return
         if t.known and BOOL not in t.tags:
             self.report.add("NRJ007", site, kind=t.kind(), where="")
         else:
-            self.report.add("NRJ008", site, origin=t.origin or site, where="")
+            repair = WrapInBool(value_node) if isinstance(value_node, cst.BaseExpression) else None
+            self.report.add("NRJ008", site, origin=t.origin or site, where="", repair=repair)
 
     def _check_device_id(self, value: Value, site: cst.CSTNode, ret: cst.Return, where: object) -> None:
         t = to_ty(value)

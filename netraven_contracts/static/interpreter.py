@@ -363,7 +363,8 @@ class Interpreter:
                     e = ea if ea is not None else eb
                     value = e.value if ea is not None or not isinstance(e.value, Ref) else Ty(frozenset((DICT,)), joined=True)
                     entries[name] = Entry(value, e.site, e.key_site, True)
-            out[ref.oid] = DictObj(entries, oa.open or ob.open, oa.bad_keys + ob.bad_keys)
+            out[ref.oid] = DictObj(entries, oa.open or ob.open, oa.bad_keys + ob.bad_keys, None,
+                                   oa.origin if oa.origin is ob.origin else None)
             return ref
         if isinstance(va, Seq) and isinstance(vb, Seq) and va.kind == vb.kind:
             if len(va.items) == len(vb.items):
@@ -1093,7 +1094,7 @@ class Interpreter:
         return unknown(node)
 
     def new_dict(self, node: cst.Dict, st: State, fr: Frame) -> Ref:
-        obj = DictObj()
+        obj = DictObj(origin=node if fr.in_run else None)
         for element in node.elements:
             if isinstance(element, cst.StarredDictElement):
                 source = self.ev(element.value, st, fr)
@@ -1318,7 +1319,7 @@ class Interpreter:
         if method == "copy":
             return self._new_ref(st, obj.copy())
         if method == "clear":
-            st.heap[ref.oid] = DictObj()
+            st.heap[ref.oid] = DictObj(origin=obj.origin)
             return ty(NONE)
         if method in known.DICT_VIEW_METHODS:
             return ty(VIEW, origin=node)

@@ -164,6 +164,7 @@ class DictObj:
     open: bool = False            # may hold keys we do not know
     bad_keys: tuple[tuple[cst.CSTNode | None, str], ...] = ()  # literal keys JSON turns into str
     sig: object = field(default=None, compare=False)  # cached summary (set once the object is in a heap)
+    origin: cst.Dict | None = field(default=None, compare=False)  # the literal in run that built it
 
     def copy(self) -> "DictObj":
-        return DictObj(dict(self.entries), self.open, self.bad_keys)
+        return DictObj(dict(self.entries), self.open, self.bad_keys, None, self.origin)
