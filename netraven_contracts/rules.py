@@ -238,7 +238,7 @@ _RULE_LIST = [
     Rule(
         "NRJ012", "ad-hoc-key", Severity.WARNING, Phase.STATIC,
         'A top-level key other than "success", "device_id" and "details".',
-        'top-level key "{key}" is not part of the contract; move it under "details"',
+        'top-level key "{key}" is not part of the contract{note}; move it under "details"',
         "Only `success`, `device_id` and `details` map onto `job_results`; the worker folds "
         "other keys into `details`, where a key of the same name wins. Put them there yourself.",
         'def run(device, job_id, config, db):\n'

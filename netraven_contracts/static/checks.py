@@ -261,7 +261,8 @@ class ResultChecker:
             elif key in RESERVED_KEYS:
                 self.report.add("NRJ013", entry.key_site or ret, key, key=key)
             else:
-                self.report.add("NRJ012", entry.key_site or ret, key, key=key, repair=self._move_fix(obj, entry))
+                self.report.add("NRJ012", entry.key_site or ret, key, key=key, note="",
+                                repair=self._move_fix(obj, entry))
 
     def _move_fix(self, obj: DictObj, entry: Entry) -> "MoveToDetails | None":
         """Moving the key is safe when it stands in the literal that built the returned dict, and
