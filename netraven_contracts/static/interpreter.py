@@ -566,28 +566,31 @@ class Interpreter:
         if exits_at_start:
             exits.extend(st.fork().took(Step("loop-zero", node, None)) for st in states)
         brk: list[State] = []
+        # a pass that ends where it started (the body changed nothing a path knows) is the last
         seen: set[tuple] = set()
         current = states
         for _ in range(MAX_LOOP_PASSES):
             entered = [s for s in (enter(st) for st in current) if s is not None]
             if not entered:
                 break
+            seen.update(self._state_sig(st) for st in entered)
             out = self.exec_block(node.body, entered, fr)
             brk.extend(out.brk)
             again = self.dedupe(out.normal + out.cont)
+            # every path that ends a pass may leave the loop; only new ones need another pass
+            if isinstance(node, cst.While):
+                for st in again:
+                    after = st.fork()
+                    if const_truth(node.test) is not True and self.narrow(node.test, after, False):
+                        exits.append(after)
+            else:
+                exits.extend(st.fork() for st in again)
             fresh = []
             for st in again:
                 sig = self._state_sig(st)
                 if sig not in seen:
                     seen.add(sig)
                     fresh.append(st)
-            if isinstance(node, cst.While):
-                for st in fresh:
-                    after = st.fork()
-                    if const_truth(node.test) is not True and self.narrow(node.test, after, False):
-                        exits.append(after)
-            else:
-                exits.extend(st.fork() for st in fresh)
             if not fresh:
                 break
             current = fresh
@@ -898,7 +901,7 @@ class Interpreter:
         if isinstance(value, (Func, Device)):
             return False
         if isinstance(value, Seq):
-            return not (value.items and value.kind != SET or (value.items and not value.open))
+            return not value.items  # a literal with items is truthy
         if isinstance(value, Ref):
             obj = st.heap.get(value.oid)
             return obj is None or not any(not e.maybe for e in obj.entries.values())

@@ -81,6 +81,9 @@ class Ty:
     origin: object = field(default=None, compare=False)
     joined: bool = False        # the result of merging paths: never a reason for an info finding
 
+    def __hash__(self) -> int:  # states are compared by hash a lot; frozenset caches its own hash
+        return hash(self.tags) ^ (self.open << 1) ^ (self.joined << 2)
+
     def union(self, other: "Ty") -> "Ty":
         return Ty(self.tags | other.tags, self.open or other.open, self.origin or other.origin,
                   self.joined or other.joined)
@@ -100,7 +103,15 @@ class Ty:
         return " or ".join(KIND_TEXT.get(t, t) for t in sorted(self.tags)) or "unknown"
 
 
-def ty(*tags: str, origin: str | None = None) -> Ty:
+_PLAIN: dict[str, Ty] = {}
+
+
+def ty(*tags: str, origin: object = None) -> Ty:
+    if origin is None and len(tags) == 1:
+        plain = _PLAIN.get(tags[0])
+        if plain is None:
+            plain = _PLAIN[tags[0]] = Ty(frozenset(tags), False)
+        return plain
     return Ty(frozenset(tags), False, origin)
 
 

@@ -129,6 +129,14 @@ CASES = {
                 result["success"] = device.probe(port) == 0
             return result
         """,
+    "key_set_conditionally_in_a_loop_over_a_literal_may_stay_missing": """
+        def run(device, job_id, config, db):
+            result = {"device_id": device.id}
+            for port in (22, 443):
+                if device.probe(port) == 0:
+                    result["success"] = True
+            return result  #! NRJ005
+        """,
     "for_else_return_covers_the_exhausted_loop": """
         def run(device, job_id, config, db):
             for line in device.lines:
