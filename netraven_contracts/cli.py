@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "a folder named jobs, except __init__.py and _private.py).")
     check.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: .)")
     check.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format (default: text)")
-    check.add_argument("--show-info", action="store_true", help="text output: show info-level findings too")
+    check.add_argument("--show-info", action="store_true",
+                       help="text, github and sarif output: show info-level findings too (json has them always)")
     check.add_argument("--fail-on", choices=("error", "warning", "info"), default="error",
                        help="lowest severity that makes the exit status 1 (default: error)")
     check.add_argument("--select", type=_codes, metavar="CODES", help="comma-separated codes or prefixes to report")
@@ -116,12 +117,12 @@ def _check(args: argparse.Namespace) -> int:
     findings = sorted(result.findings, key=lambda f: (f.path, f.line, f.column, f.code, f.message))
 
     sys.stdout.write(FORMATS[args.format](findings, args.show_info))
-    if args.statistics:
-        sys.stdout.write(format_statistics(findings))
+    if args.statistics:  # on stderr where stdout is a document (json, sarif), so it stays parseable
+        (sys.stderr if args.format in ("json", "sarif") else sys.stdout).write(format_statistics(findings))
     for error in result.internal_errors:
         print(f"netraven-contracts: {error}", file=sys.stderr)
     if not args.quiet:
-        print(summary(findings, result.files, args.show_info or args.format != "text"), file=sys.stderr)
+        print(summary(findings, result.files, args.show_info or args.format == "json"), file=sys.stderr)
     if result.internal_errors:
         return EXIT_ERROR
     threshold = Severity(args.fail_on).rank
