@@ -57,6 +57,8 @@ JOB_META_SCHEMA: Final[Mapping[str, type]] = MappingProxyType(
 )
 #: Key the registry adds to its copy of JOB_META (the module's file stem).
 JOB_TYPE_META_KEY: Final = "job_type"
+#: A job type is the module's file stem; ``job_results.job_type`` holds at most this many characters.
+JOB_TYPE_MAX_LENGTH: Final = 32
 
 #: Limits of what may go into the JSONB ``details`` column (runtime checks; configurable per call).
 DEFAULT_MAX_DETAILS_BYTES: Final = 1024 * 1024

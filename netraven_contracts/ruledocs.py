@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from .rules import RULES, Phase, Rule
+from .rules import RULES, Rule
 
 
 def _indent(code: str) -> str:
@@ -58,7 +58,8 @@ def rules_markdown() -> str:
         "",
         "Every code the static checker, the runtime validator, the dry run and the worker report.",
         "Static rules are found by `netraven-contracts check` (and flake8, pre-commit); runtime rules",
-        "by `validate_result`, the dry run (pytest plugin, job registry) and the dispatcher.",
+        "by `validate_result`, the dry run (pytest plugin, job registry) and the dispatcher; registry",
+        "rules by the worker's job registry, across the modules it loads.",
         "Suppress a static finding on its line with `# noqa: NRJ012` (or `# noqa` for all).",
         "",
         "| code | name | severity | phase | what it finds |",
@@ -72,7 +73,7 @@ def rules_markdown() -> str:
             "",
             f"## {r.code}",
             "",
-            f"**{r.name}**: {r.severity.value}, {'static' if r.phase is Phase.STATIC else 'runtime'}.",
+            f"**{r.name}**: {r.severity.value}, {r.phase.value}.",
             "",
             "### What it does",
             "",

@@ -31,8 +31,9 @@ _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
 class Phase(str, enum.Enum):
-    STATIC = "static"    # found by reading the source
-    RUNTIME = "runtime"  # found on a real value or a real call (validator, dry run, dispatcher)
+    STATIC = "static"      # found by reading the source
+    RUNTIME = "runtime"    # found on a real value or a real call (validator, dry run, dispatcher)
+    REGISTRY = "registry"  # found by the worker's job registry, across the modules it loads
 
 
 DOCS_URL: Final = "https://github.com/netraven/netraven-contracts/blob/main/docs/rules.md"
@@ -399,6 +400,25 @@ _RULE_LIST = [
         'JOB_META = {"label": "SDK", "description": "Needs only the standard library.", "icon": "mdi-package", "default_schedule": "daily"}\n\n\n'
         'def run(device, job_id, config, db):\n'
         '    return {"success": True, "device_id": device.id, "details": json.loads("{}")}\n',
+    ),
+    Rule(
+        "NRJ035", "duplicate-job-type", Severity.ERROR, Phase.REGISTRY,
+        "Two job modules loaded by one registry have the same job type (file stem).",
+        "job type {job_type!r} is also defined by {others}; rename one of the modules",
+        "The job type is the module's file stem, and the worker runs a job by its type. With two "
+        "modules of one type it could only pick one at random: the registry rejects both.",
+        "# netraven/worker/jobs/backup.py\n# plugins/acme/jobs/backup.py   <- the same job type \"backup\"\n",
+        "# netraven/worker/jobs/backup.py\n# plugins/acme/jobs/acme_backup.py\n",
+    ),
+    Rule(
+        "NRJ036", "job-type-too-long", Severity.ERROR, Phase.REGISTRY,
+        "The job type (the module's file stem) is longer than `job_results.job_type` holds.",
+        "job type {job_type!r} is {length} characters, longer than the {limit} of "
+        "job_results.job_type; rename the module",
+        "Every result row stores the job type; a longer one is refused by PostgreSQL (or cut by "
+        "other databases), so every result of the job would be lost.",
+        "# jobs/collect_interface_counters_and_errors_hourly.py\n",
+        "# jobs/interface_counters.py\n",
     ),
     Rule(
         "NRJ900", "cannot-analyse", Severity.ERROR, Phase.STATIC,

@@ -22,7 +22,8 @@ def test_codes_and_severities_are_the_public_interface() -> None:
         "NRJ009": Severity.ERROR, "NRJ010": Severity.WARNING, "NRJ011": Severity.ERROR, "NRJ012": Severity.WARNING,
         "NRJ013": Severity.ERROR, "NRJ014": Severity.ERROR, "NRJ015": Severity.INFO, "NRJ020": Severity.ERROR,
         "NRJ021": Severity.ERROR, "NRJ030": Severity.ERROR, "NRJ031": Severity.ERROR, "NRJ032": Severity.ERROR,
-        "NRJ033": Severity.WARNING, "NRJ034": Severity.ERROR, "NRJ900": Severity.ERROR,
+        "NRJ033": Severity.WARNING, "NRJ034": Severity.ERROR, "NRJ035": Severity.ERROR, "NRJ036": Severity.ERROR,
+        "NRJ900": Severity.ERROR,
     }
 
 
