@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ..contract import (
-    DETAILS_KEY, DEVICE_ID_KEY, JOB_META_SCHEMA, RESERVED_KEYS, RUN_PARAMETERS, SUCCESS_KEY,
+    DEFAULT_MAX_DETAILS_DEPTH, DETAILS_KEY, DEVICE_ID_KEY, JOB_META_SCHEMA, RESERVED_KEYS, RUN_PARAMETERS,
+    SUCCESS_KEY,
 )
 from .interpreter import Interpreter, State, Step, literal_str, to_ty
 from .scope import ModuleScope
@@ -69,6 +70,7 @@ class Reporter:
         self.pending: list[Pending] = []
         self._seen: set[tuple] = set()
         self._subjects: dict[int, object] = {}
+        self._by_key: dict[tuple, Pending] = {}
 
     def merge(self, other: "Reporter") -> None:
         for pending in other.pending:
@@ -79,9 +81,14 @@ class Reporter:
             **fields: object) -> None:
         key = (code, id(node), subject)
         if key in self._seen:
+            # the same finding on another path: a repair is safe only if it is safe on every path
+            existing = self._by_key[key]
+            if existing.repair is not None and existing.repair != repair:
+                existing.repair = None
             return
         self._seen.add(key)
         pending = Pending(code, node, fields, repair)
+        self._by_key[key] = pending
         self._subjects[id(pending)] = subject
         self.pending.append(pending)
 
@@ -99,23 +106,41 @@ def check_module(module: cst.Module, report: Reporter) -> None:
                        where="")
         return
     for run in scope.run_defs:
+        if _is_overload(run):  # a typing stub: only the undecorated definition exists at runtime
+            continue
         device = _first_param(run)
         if not _check_signature(run, report) or run.asynchronous is not None:
             continue
         own = Reporter()
-        ends, generator = Interpreter(scope).run_function(run, ResultChecker(own, device).on_return)
+        checker = ResultChecker(own, device, repairs=_has_device_param(run))
+        ends, generator = Interpreter(scope).run_function(run, checker.on_return)
         if generator:  # its returns end a generator: calling run never returns a result
             report.add("NRJ004", run, kind="a generator (run contains `yield`)", where="", device=device)
             continue
         report.merge(own)
         if ends:
             report.add("NRJ003", run, what="`run` can reach the end of its body without a return",
-                       where=_last_step(ends[0]), device=device, repair=AppendReturn(run, device))
+                       where=_last_step(ends[0]), device=device,
+                       repair=AppendReturn(run, device) if checker.repairs else None)
 
 
 def _first_param(run: cst.FunctionDef) -> str:
     params = list(run.params.posonly_params) + list(run.params.params)
     return params[0].name.value if params else RUN_PARAMETERS[0]
+
+
+def _has_device_param(run: cst.FunctionDef) -> bool:
+    return bool(run.params.posonly_params or run.params.params)
+
+
+def _is_overload(func: cst.FunctionDef) -> bool:
+    for decorator in func.decorators:
+        target = decorator.decorator
+        name = target.attr.value if isinstance(target, cst.Attribute) else \
+            target.value if isinstance(target, cst.Name) else None
+        if name == "overload":
+            return True
+    return False
 
 
 def _check_signature(run: cst.FunctionDef, report: Reporter) -> bool:
@@ -205,9 +230,10 @@ def _last_step(st: State) -> Step | str:
 class ResultChecker:
     """Checks each value ``run`` returns, on the path it is returned on."""
 
-    def __init__(self, report: Reporter, device: str):
+    def __init__(self, report: Reporter, device: str, repairs: bool = True):
         self.report = report
         self.device = device
+        self.repairs = repairs  # False when run has no parameter to name the device with
 
     def on_return(self, value: Value | None, st: State, ret: cst.Return, value_node: cst.BaseExpression | None) -> None:
         where = _last_step(st)
@@ -230,7 +256,7 @@ class ResultChecker:
         if value.only(NONE):
             plain = isinstance(value_node, cst.Name) and value_node.value == "None"
             what = "`return None` returns None" if plain else \
-                f"`run` returns None (from {_origin_text(value, value_node)})"
+                ("`run` returns None (from ", _origin_text(value, value_node), ")")
             self.report.add("NRJ003", ret, what=what, where=where, device=self.device)
         elif value.known and DICT not in value.tags:
             self.report.add("NRJ004", ret, kind=value.kind(), where=where, device=self.device)
@@ -244,7 +270,8 @@ class ResultChecker:
             if entry is None and obj.open:
                 unknown_keys.append(key)
             elif entry is None or entry.maybe:
-                repair = AddDeviceId(obj.origin, self.device) if code == "NRJ006" and obj.origin is not None else None
+                repair = AddDeviceId(obj.origin, self.device) \
+                    if code == "NRJ006" and obj.origin is not None and self.repairs else None
                 self.report.add(code, ret, where=where, device=self.device, repair=repair)
         if unknown_keys:
             keys = " and ".join(f'"{k}"' for k in unknown_keys)
@@ -260,15 +287,16 @@ class ResultChecker:
                 self._check_details(entry.value, site, st, ret)
             elif key in RESERVED_KEYS:
                 self.report.add("NRJ013", entry.key_site or ret, key, key=key)
-            else:
+            elif not obj.lossy:  # after `result.pop(name)` the key may be gone
                 self.report.add("NRJ012", entry.key_site or ret, key, key=key, note="",
-                                repair=self._move_fix(obj, entry))
+                                repair=self._move_fix(obj, key, entry))
 
-    def _move_fix(self, obj: DictObj, entry: Entry) -> "MoveToDetails | None":
-        """Moving the key is safe when it stands in the literal that built the returned dict, and
-        "details" (if any) is that literal's own dict literal, not one set or replaced later."""
+    def _move_fix(self, obj: DictObj, key: str, entry: Entry) -> "MoveToDetails | None":
+        """Moving the key is safe when it stands in the literal that built the returned dict, nothing
+        reads or removes it later, nothing unseen has the dict, and "details" (if any) is that
+        literal's own dict literal, not one set or replaced later."""
         literal = obj.origin
-        if literal is None or entry.key_site is None:
+        if literal is None or entry.key_site is None or obj.open or obj.touched is None or key in obj.touched:
             return None
         elements = [e for e in literal.elements if isinstance(e, cst.DictElement)]
         if not any(e.key is entry.key_site for e in elements):
@@ -306,6 +334,8 @@ class ResultChecker:
             self.report.add("NRJ011", site, kind=t.kind(), where="")
 
     def _scan_json(self, value: Value, at: str, site: cst.CSTNode, st: State, ret: cst.Return, seen: set[int]) -> None:
+        if len(seen) > DEFAULT_MAX_DETAILS_DEPTH:  # deeper than JSONB is useful; the runtime check says so
+            return
         if isinstance(value, Ref):
             obj = st.heap.get(value.oid)
             if obj is None or value.oid in seen:

@@ -114,10 +114,9 @@ def check_source(source: str | bytes, path: str = "<string>", *, settings: Setti
         try:
             report = Reporter()
             check_module(module, report)
-        except RecursionError:
-            findings = [_unparseable(path, _Unparseable(1, 0, "it is nested too deeply to analyse"))]
-        else:
             findings = _render(module, report.pending, path)
+        except RecursionError:  # an expression nested hundreds deep: Python's own stack limit
+            findings = [_unparseable(path, _Unparseable(1, 0, "it is nested too deeply to analyse"))]
         if findings and apply_noqa:
             findings = _apply_noqa(text, findings)
     findings = [f for f in findings if settings.is_selected(f.code, path if path != "<string>" else None)]
@@ -168,10 +167,13 @@ def _snippet(module: cst.Module, node: cst.CSTNode) -> str:
 
 
 def _field_text(module: cst.Module, value: object, positions: dict[int, tuple[int, int]]) -> str:
+    """A message field: a step (the path), a node (its code), text, or a tuple of those."""
     if isinstance(value, Step):
         return _where(module, value, positions)
     if isinstance(value, cst.CSTNode):
         return f"`{_snippet(module, value)}`"
+    if isinstance(value, tuple):
+        return "".join(_field_text(module, part, positions) for part in value)
     return "" if value is None else str(value)
 
 

@@ -60,20 +60,26 @@ def fix_source(source: str, path: str = "<string>", *, settings: Settings | None
     """The fixed source and the codes repaired. Unparseable source is returned unchanged."""
     settings = settings or Settings()
     applied: list[str] = []
+    original = source
     for _ in range(_ROUNDS):
         try:
             module = parse_source(source)
         except _Unparseable:
             break
-        repairs = _repairs(module, source, path, settings)
-        if not repairs:
+        try:
+            repairs = _repairs(module, source, path, settings)
+            if not repairs:
+                break
+            new_source = module.visit(_Repairer(repairs)).code
+        except RecursionError:  # too deeply nested to analyse: the check reports it (NRJ900)
             break
-        new_module = module.visit(_Repairer(repairs))
-        new_source = new_module.code
         if new_source == source:
             break
         applied.extend(code for code, _ in repairs)
         source = new_source
+    ending = original[len(original.rstrip("\r\n")):]
+    if ending and not source.endswith(("\n", "\r")):  # libcst drops it after an appended statement
+        source += ending
     return source, applied
 
 
@@ -140,41 +146,74 @@ class _Repairer(cst.CSTTransformer):
         return updated
 
 
+_EMPTY = cst.Module(body=[])
+
+
+def _has_comment(node: cst.CSTNode | cst.MaybeSentinel) -> bool:
+    return isinstance(node, cst.CSTNode) and "#" in _EMPTY.code_for_node(node)
+
+
 def _wrap_in_bool(expr: cst.BaseExpression) -> cst.Call:
-    # bool(...) brackets the value itself: `(a or b)` becomes `bool(a or b)`, not `(bool(a or b))`
-    inner = expr.with_changes(lpar=[], rpar=[]) if expr.lpar else expr
-    return cst.Call(func=cst.Name("bool"), args=[cst.Arg(inner)])
+    # bool(...) brackets the value itself: `(a or b)` becomes `bool(a or b)`, not `(bool(a or b))`,
+    # unless the parentheses hold a comment, which must survive
+    if expr.lpar and not any(_has_comment(p) for p in (*expr.lpar, *expr.rpar)):
+        expr = expr.with_changes(lpar=[], rpar=[])
+    return cst.Call(func=cst.Name("bool"), args=[cst.Arg(expr)])
 
 
 def _key_name(element: cst.BaseDictElement) -> str | None:
     return literal_str(element.key) if isinstance(element, cst.DictElement) else None
 
 
+def _without_comment(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma | cst.MaybeSentinel:
+    """The same layout (newline and indent, or a space), without the comment it carries."""
+    if isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+        after = comma.whitespace_after
+        return comma.with_changes(whitespace_after=after.with_changes(
+            first_line=cst.TrailingWhitespace(newline=after.first_line.newline), empty_lines=[]))
+    return comma
+
+
+def _keep_comment(own: cst.Comma, layout: cst.Comma | cst.MaybeSentinel) -> cst.Comma | cst.MaybeSentinel:
+    """``layout``'s newline and indent, with the comment that ``own`` carries at the end of its line."""
+    if isinstance(layout, cst.Comma) and isinstance(own.whitespace_after, cst.ParenthesizedWhitespace) \
+            and isinstance(layout.whitespace_after, cst.ParenthesizedWhitespace):
+        return layout.with_changes(whitespace_after=layout.whitespace_after.with_changes(
+            first_line=own.whitespace_after.first_line))
+    if not isinstance(layout, cst.Comma) and _has_comment(own):
+        return own  # no trailing comma to carry the comment: keep the element's own comma
+    return layout
+
+
 def _separator(elements: list[cst.BaseDictElement]) -> cst.Comma:
     """The comma style between elements of this dict (a newline and indent for a multi-line one)."""
     for element in elements[:-1]:
         if isinstance(element.comma, cst.Comma):
-            return element.comma
+            return _without_comment(element.comma)
     return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
 def _with_commas(elements: list[cst.BaseDictElement], before: list[cst.BaseDictElement]) -> list:
-    """Commas for the new element list: each element keeps its own (and the comments it holds);
-    the last one takes the old last comma (where the closing brace sat); an element that was last,
-    or is new, takes the dict's separator."""
+    """Commas for the new element list. Each element keeps the comment at the end of its line; the
+    last one takes the old last comma's layout (where the closing brace sat); the others take the
+    dict's separator layout."""
     if not elements:
         return elements
     separator = _separator(before)
-    last_comma = before[-1].comma if before else cst.MaybeSentinel.DEFAULT
+    closing = before[-1].comma if before else cst.MaybeSentinel.DEFAULT
     previous_last = before[-1] if before else None
     out = []
     for index, element in enumerate(elements):
+        own = element.comma if isinstance(element.comma, cst.Comma) else None
         if index == len(elements) - 1:
-            comma = last_comma
-        elif element is previous_last or not isinstance(element.comma, cst.Comma):
-            comma = separator
+            if element is previous_last:
+                comma = closing
+            else:
+                comma = _keep_comment(own, _without_comment(closing)) if own else _without_comment(closing)
+        elif element is previous_last:
+            comma = _keep_comment(own, separator) if own else separator
         else:
-            comma = element.comma
+            comma = own or separator
         out.append(element.with_changes(comma=comma))
     return out
 
@@ -183,21 +222,34 @@ def _rebuild_dict(original: cst.Dict, updated: cst.Dict, device: str | None, mov
     old = list(original.elements)
     new = list(updated.elements)
     names = [_key_name(e) for e in new]
-    moving = [new[i] for i, e in enumerate(old) if isinstance(e, cst.DictElement) and id(e.key) in moved_keys]
+    # an element with a comment is left where it is: the comment belongs to its line
+    # (a comment after the last element belongs to the closing brace's line)
+    last_commented = _has_comment(updated.rbrace)
+    moving = [new[i] for i, e in enumerate(old) if isinstance(e, cst.DictElement) and id(e.key) in moved_keys
+              and not _has_comment(new[i]) and not (last_commented and i == len(old) - 1)]
     details_index = names.index(_DETAILS) if _DETAILS in names else None
+    splat_in_details = False
     if details_index is not None:
         details_value = new[details_index].value
         inside = {_key_name(e) for e in details_value.elements} if isinstance(details_value, cst.Dict) else None
-        if inside is None:
-            moving = []
+        if inside is None or _has_comment(details_value.lbrace) or _has_comment(details_value.rbrace):
+            moving = []  # not a literal, or a comment sits at its edge where new keys would go
         else:  # never overwrite a key that details already has
             moving = [e for e in moving if _key_name(e) not in inside]
+            splat_in_details = any(isinstance(e, cst.StarredDictElement) for e in details_value.elements)
     moving_ids = {id(e) for e in moving}
     kept = [e for e in new if id(e) not in moving_ids]
     if device is not None and "device_id" not in names:
         element = cst.DictElement(cst.SimpleString('"device_id"'),
                                   cst.Attribute(cst.Name(device), cst.Name("id")))
-        position = names.index("success") + 1 if "success" in names else 0
+        # after "success"; before it when it is last and a comment follows it (the comment stays
+        # on its line, before the closing brace)
+        if "success" not in names:
+            position = 0
+        elif names[-1] == "success" and _has_comment(updated.rbrace):
+            position = names.index("success")
+        else:
+            position = names.index("success") + 1
         position = sum(1 for e in new[:position] if id(e) not in moving_ids)
         kept.insert(position, element)
     if moving:
@@ -205,7 +257,10 @@ def _rebuild_dict(original: cst.Dict, updated: cst.Dict, device: str | None, mov
         if details_index is not None:
             index = next(i for i, e in enumerate(kept) if _key_name(e) == _DETAILS)
             details: cst.Dict = kept[index].value
-            inner = _with_commas(list(details.elements) + bare, list(details.elements))
+            own = list(details.elements)
+            # the worker lets details win over an ad-hoc key: in front of a ** splat, the splat does
+            merged = bare + own if splat_in_details else own + bare
+            inner = _with_commas(merged, own)
             kept[index] = kept[index].with_changes(value=details.with_changes(elements=inner))
         else:
             kept.append(cst.DictElement(cst.SimpleString(f'"{_DETAILS}"'),

@@ -20,17 +20,22 @@ from ..contract import DEVICE_ATTRIBUTES, RUN_PARAMETERS
 from . import known
 from .scope import NORETURN_CALLS, ModuleScope, import_bindings
 from .values import (
-    BOOL, BYTES, CLASS, COMPLEX, DATETIME, DEVICE_OBJ, DICT, EXCEPTION, FLOAT, FUNC, GENERATOR, INT,
-    LIST, NAN, NONE, OBJECT, SESSION, SET, STR, TIMEDELTA, TUPLE, VIEW,
+    BOOL, BYTES, CLASS, COMPLEX, DATE, DATETIME, DEVICE_OBJ, DICT, EXCEPTION, FLOAT, FUNC, GENERATOR, INT,
+    LIST, NAN, NONE, OBJECT, SESSION, SET, STR, TIME, TIMEDELTA, TUPLE, VIEW,
     Device, DictObj, Entry, Func, Qual, Ref, Seq, Ty, Value, ty, unknown,
 )
 
 MAX_STATES = 48        # states kept per program point before the surplus is merged
+WORK_BUDGET = 20_000   # statements walked (summed over paths; a 300-line job takes ~500) before coarsening
 MAX_LOOP_PASSES = 2    # a loop body is walked at most this often (enough for key presence)
 MAX_CALL_DEPTH = 4     # helpers followed this deep
 DEDUPE_BELOW = 4       # state lists this short are not searched for duplicates
 
 _NUMERIC = frozenset({INT, FLOAT, BOOL})
+_READING_METHODS = frozenset({"count", "index", "copy", "issubset", "issuperset", "isdisjoint",
+                              "union", "intersection", "difference", "symmetric_difference"})
+_TRUE = Ty(frozenset((BOOL,)), truth=True)
+_FALSE = Ty(frozenset((BOOL,)), truth=False)
 _RAISING = frozenset({cst.Call, cst.Attribute, cst.Subscript, cst.BinaryOperation, cst.Await, cst.Yield,
                       cst.Import, cst.ImportFrom, cst.Raise, cst.Assert, cst.Del, cst.AugAssign})
 _NOT_RAISING = frozenset({cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Lambda,
@@ -210,6 +215,12 @@ class Interpreter:
         self._raises: dict[int, bool] = {}
         self._evaluating: set[str] = set()
         self._const_cache: dict[str, Value] = {}
+        self._const_refs: dict[str, tuple[Ref, dict[int, DictObj]]] = {}
+        # Past the work budget (pathological nesting), paths are merged harder and loops walked
+        # once: the analysis stays linear, at the price of precision.
+        self.work = 0
+        self.max_states = MAX_STATES
+        self.loop_passes = MAX_LOOP_PASSES
 
     # ------------------------------------------------------------------ entry points
     def run_function(self, func: cst.FunctionDef, on_return: ReturnHandler) -> tuple[list[State], bool]:
@@ -260,8 +271,8 @@ class Interpreter:
                 return
             seen.add(value.oid)
             obj = st.heap[value.oid]
-            if not obj.open:
-                obj = obj.copy()
+            if not obj.open or obj.touched is not None:
+                obj = obj.touch(None)
                 obj.open = True
                 st.heap[value.oid] = obj
             for entry in obj.entries.values():
@@ -297,7 +308,7 @@ class Interpreter:
                     else:
                         part = entry.value
                     parts.append((key, entry.maybe, part, id(entry.site), id(entry.key_site)))
-                inner = (obj.open, len(obj.bad_keys), tuple(parts))
+                inner = (obj.open, obj.lossy, obj.touched, len(obj.bad_keys), tuple(parts))
                 if not nested:  # a flat dict's summary does not depend on the numbering: keep it
                     obj.sig = inner
             return (number, inner)
@@ -310,10 +321,17 @@ class Interpreter:
         sig = tuple((k, self._sig(st.env[k], st.heap, names)) for k in sorted(st.env))
         return sig if extra is None else (sig, self._sig(extra, st.heap, names))
 
+    def _spend(self, amount: int) -> None:
+        self.work += amount
+        if self.work > WORK_BUDGET and self.loop_passes > 1:
+            self.max_states, self.loop_passes = 8, 1
+
     def dedupe(self, states: list[State]) -> list[State]:
         # a few duplicates cost less to carry than to find
         if len(states) <= DEDUPE_BELOW:
             return states
+        self._spend(len(states))
+        max_states = self.max_states
         seen: set[tuple] = set()
         out: list[State] = []
         for st in states:
@@ -321,11 +339,11 @@ class Interpreter:
             if sig not in seen:
                 seen.add(sig)
                 out.append(st)
-        if len(out) > MAX_STATES:
-            merged = out[MAX_STATES - 1]
-            for st in out[MAX_STATES:]:
+        if len(out) > max_states:
+            merged = out[max_states - 1]
+            for st in out[max_states:]:
                 merged = self._join_states(merged, st)
-            out = out[:MAX_STATES - 1] + [merged]
+            out = out[:max_states - 1] + [merged]
         return out
 
     def _join_states(self, a: State, b: State) -> State:
@@ -435,7 +453,8 @@ class Interpreter:
                 nxt: list[State] = []
                 for st in out.normal:
                     self.exec_small(small, st, fr, nxt, out)
-                out.normal = nxt
+                # a followed helper with several returns forks the path: keep the count bounded
+                out.normal = self.dedupe(nxt) if len(nxt) > len(out.normal) else nxt
                 if not nxt:
                     break
             return out
@@ -452,7 +471,7 @@ class Interpreter:
         if t is cst.Match:
             return self.exec_match(stmt, states, fr)
         if t is cst.FunctionDef:
-            value: Value = Func(stmt, stmt.name.value) if not stmt.decorators else \
+            value: Value = Func(stmt, stmt.name.value, closure=True) if not stmt.decorators else \
                 unknown(f"the decorated function {stmt.name.value}")
             for st in states:
                 st.env[stmt.name.value] = value
@@ -464,12 +483,14 @@ class Interpreter:
         return Out(states)
 
     def exec_small(self, small: cst.BaseSmallStatement, st: State, fr: Frame, nxt: list[State], out: Out) -> None:
+        self._spend(1)
         t = type(small)
         if t is cst.Expr:
             value = small.value
             if isinstance(value, cst.Call):
                 callee = self._callee(value, st, fr)
                 if self._is_noreturn(callee):
+                    fr.raise_from(st)  # it raises (SystemExit, or the helper's exception)
                     return
                 if isinstance(callee, Func):
                     for _, alt in self.call_helper(callee, value, st, fr):
@@ -561,15 +582,14 @@ class Interpreter:
                    out_yes.cont + out_no.cont)
 
     def _loop(self, node: cst.For | cst.While, states: list[State], fr: Frame,
-              enter: Callable[[State], State | None], exits_at_start: bool) -> Out:
-        exits: list[State] = []
-        if exits_at_start:
-            exits.extend(st.fork().took(Step("loop-zero", node, None)) for st in states)
+              enter: Callable[[State], State | None], skippable: list[State]) -> Out:
+        """``skippable``: the states on which the loop may run no iteration at all."""
+        exits: list[State] = [st.fork().took(Step("loop-zero", node, None)) for st in skippable]
         brk: list[State] = []
         # a pass that ends where it started (the body changed nothing a path knows) is the last
         seen: set[tuple] = set()
         current = states
-        for _ in range(MAX_LOOP_PASSES):
+        for _ in range(self.loop_passes):
             entered = [s for s in (enter(st) for st in current) if s is not None]
             if not entered:
                 break
@@ -603,20 +623,21 @@ class Interpreter:
 
     def exec_for(self, node: cst.For, states: list[State], fr: Frame) -> Out:
         item: Value = unknown()
-        nonempty = False
+        skippable = []
         for st in states:
             if fr.listens and self.may_raise(node.iter):
                 fr.raise_from(st)
             iterable = self.ev(node.iter, st, fr)
+            if isinstance(iterable, Ref):
+                self._touch(st, iterable, None)  # iterating reads every key
             if isinstance(iterable, Seq) and iterable.items and not iterable.open:
-                nonempty = True
                 tys = [to_ty(i) for i in iterable.items]
                 item = tys[0]
                 for other in tys[1:]:
                     item = item.union(other)
-        if isinstance(node.iter, cst.Call) and isinstance(node.iter.func, cst.Name) and node.iter.func.value == "range" \
-                and len(node.iter.args) == 1 and isinstance(node.iter.args[0].value, cst.Integer):
-            nonempty = const_truth(node.iter.args[0].value) is True
+            if not self._nonempty(node.iter, iterable, st):
+                skippable.append(st)
+        if isinstance(node.iter, cst.Call) and isinstance(node.iter.func, cst.Name) and node.iter.func.value == "range":
             item = ty(INT)
 
         def enter(st: State) -> State:
@@ -624,7 +645,48 @@ class Interpreter:
             self.assign(node.target, item, st, fr, None)
             return st
 
-        return self._loop(node, states, fr, enter, exits_at_start=not nonempty)
+        return self._loop(node, states, fr, enter, skippable)
+
+    def _nonempty(self, node: cst.BaseExpression, value: Value, st: State, depth: int = 0) -> bool:
+        """Is the iterable certainly not empty (so the loop runs at least once)?"""
+        if isinstance(value, Seq):
+            return bool(value.items)
+        if isinstance(value, Ref):
+            obj = st.heap.get(value.oid)
+            return obj is not None and any(not e.maybe for e in obj.entries.values())
+        if depth > 3 or not isinstance(node, cst.Call):
+            return False
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in known.DICT_VIEW_METHODS and not node.args:
+            return self._nonempty(func.value, self.lookup(func.value.value, st, Frame(False, _ignore_return))
+                                  if isinstance(func.value, cst.Name) else unknown(), st, depth + 1)
+        if not isinstance(func, cst.Name) or func.value in st.env:
+            return False
+        if func.value == "range" and 1 <= len(node.args) <= 3 and all(a.keyword is None and not a.star
+                                                                        for a in node.args):
+            bounds = [self._const_int(a.value) for a in node.args]
+            return None not in bounds and (bounds[2] if len(bounds) == 3 else 1) != 0 \
+                and len(range(*bounds)) > 0  # type: ignore[arg-type]
+        if func.value in ("enumerate", "sorted", "reversed", "list", "tuple", "iter") and node.args:
+            inner = node.args[0].value
+            value = self.lookup(inner.value, st, Frame(False, _ignore_return)) if isinstance(inner, cst.Name) else \
+                (self.ev(inner, State({}, dict(st.heap)), Frame(False, _ignore_return)) if isinstance(inner, (cst.List, cst.Tuple))
+                 else unknown())
+            return self._nonempty(inner, value, st, depth + 1)
+        return False
+
+    def _const_int(self, node: cst.BaseExpression, depth: int = 0) -> int | None:
+        if isinstance(node, cst.Integer):
+            try:
+                return int(node.value.replace("_", ""), 0)
+            except ValueError:
+                return None
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            inner = self._const_int(node.expression, depth)
+            return -inner if inner is not None else None
+        if isinstance(node, cst.Name) and depth < 4 and node.value in self.scope.constants:
+            return self._const_int(self.scope.constants[node.value], depth + 1)
+        return None
 
     def exec_while(self, node: cst.While, states: list[State], fr: Frame) -> Out:
         truth = const_truth(node.test)
@@ -638,7 +700,7 @@ class Interpreter:
 
         if truth is False:
             return Out(states) if node.orelse is None else self.exec_block(node.orelse.body, states, fr)
-        out = self._loop(node, states, fr, enter, exits_at_start=False)
+        out = self._loop(node, states, fr, enter, [])
         if truth is not True:
             # the test may be false before the first pass
             zero = []
@@ -757,6 +819,9 @@ class Interpreter:
         elif isinstance(target, cst.Subscript):
             base = self.ev(target.value, st, fr)
             key = self.subscript_key(target, st, fr)
+            if isinstance(base, Seq):
+                self._store_back(target.value, Seq(base.kind, (), (), True), st, fr)
+                return
             if isinstance(base, Ref) and base.oid in st.heap:
                 if isinstance(key, str):
                     site = value_node if fr.in_run else None
@@ -782,6 +847,30 @@ class Interpreter:
         else:  # attribute: the value escapes into an object we do not track
             self._escape(value, st)
 
+    def _store_back(self, target: cst.BaseExpression, value: Value, st: State, fr: Frame) -> None:
+        """A changed list goes back where it came from: a variable, or a key of a tracked dict."""
+        if isinstance(target, cst.Name):
+            st.env[target.value] = value
+        elif isinstance(target, cst.Subscript):
+            base = self.ev(target.value, st, fr)
+            key = self.subscript_key(target, st, fr)
+            if isinstance(base, Ref) and isinstance(key, str) and base.oid in st.heap:
+                entry = st.heap[base.oid].entries.get(key)
+                if entry is not None:
+                    self._set_entry(st, base, key, Entry(value, entry.site, entry.key_site, entry.maybe))
+
+    def _touch(self, st: State, ref: Ref, key: str | None, lossy: bool = False) -> None:
+        """Record that ``key`` (None: any key) of a tracked dict was read or removed."""
+        obj = st.heap.get(ref.oid)
+        if obj is None:
+            return
+        if obj.touched is not None and (key is None or key not in obj.touched):
+            obj = obj.touch(key)
+        if lossy and not obj.lossy:
+            obj = obj.copy()
+            obj.lossy = True
+        st.heap[ref.oid] = obj
+
     def _mark_open(self, st: State, ref: Ref) -> None:
         obj = st.heap[ref.oid]
         if not obj.open:
@@ -806,6 +895,7 @@ class Interpreter:
             base = self.ev(target.value, st, fr)
             key = self.subscript_key(target, st, fr)
             if isinstance(base, Ref) and base.oid in st.heap:
+                self._touch(st, base, key if isinstance(key, str) else None, lossy=not isinstance(key, str))
                 if isinstance(key, str):
                     obj = st.heap[base.oid].copy()
                     obj.entries.pop(key, None)
@@ -853,12 +943,19 @@ class Interpreter:
         if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name):
             comparison = test.comparisons[0]
             right = comparison.comparator
+            op = comparison.operator
             if isinstance(right, cst.Name) and right.value == "None":
-                op = comparison.operator
                 if isinstance(op, (cst.Is, cst.Equal)):
                     return self._narrow_none(test.left.value, st, truth)
                 if isinstance(op, (cst.IsNot, cst.NotEqual)):
                     return self._narrow_none(test.left.value, st, not truth)
+            elif isinstance(op, (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot)):
+                # `if best == math.inf: best = None`: a sentinel infinity, replaced on one path
+                equal = truth == isinstance(op, (cst.Equal, cst.Is))
+                current = st.env.get(test.left.value)
+                if not equal and isinstance(current, Ty) and NAN in current.tags \
+                        and to_ty(self.ev(right, State({}, dict(st.heap)), Frame(False, _ignore_return))).only(NAN):
+                    st.env[test.left.value] = current.without(NAN) if current.tags != {NAN} else ty(FLOAT)
         if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance" \
                 and len(test.args) == 2 and isinstance(test.args[0].value, cst.Name) \
                 and isinstance(test.args[1].value, cst.Name) and test.args[1].value.value == "dict":
@@ -876,7 +973,8 @@ class Interpreter:
         if value is None:
             return True
         certainly_none = isinstance(value, Ty) and value.only(NONE)
-        maybe_none = isinstance(value, Ty) and value.may_be(NONE)
+        # defensive code against what the contract promises (`if device.hostname is None`) runs
+        maybe_none = isinstance(value, Ty) and (value.may_be(NONE) or value.assumed)
         if is_none:
             if not maybe_none:
                 return False
@@ -885,18 +983,24 @@ class Interpreter:
         if certainly_none:
             return False
         if isinstance(value, Ty) and NONE in value.tags:
-            st.env[name] = Ty(value.tags - {NONE}, value.open, value.origin, value.joined)
+            st.env[name] = value.without(NONE)
         return True
 
     def _narrow_truthy(self, name: str, st: State, truth: bool) -> bool:
         value = st.env.get(name)
         if value is None:
             return True
-        if truth:
-            if isinstance(value, Ty) and value.only(NONE):
+        if isinstance(value, Ty):
+            if value.truth is not None:  # a bool tested before on this path: `if ok:` ... `if not ok:`
+                return value.truth == truth
+            if truth and value.only(NONE):
                 return False
-            if isinstance(value, Ty) and NONE in value.tags:
-                st.env[name] = Ty(value.tags - {NONE}, value.open, value.origin, value.joined)
+            narrowed = value.without(NONE) if truth and NONE in value.tags else value
+            if narrowed.only(BOOL):
+                narrowed = narrowed.with_truth(truth)
+            st.env[name] = narrowed
+            return True
+        if truth:
             return True
         if isinstance(value, (Func, Device)):
             return False
@@ -953,24 +1057,39 @@ class Interpreter:
         if value is not None:
             return value
         if name == "True" or name == "False":
-            return ty(BOOL)
+            return _TRUE if name == "True" else _FALSE
         if name == "None":
             return ty(NONE)
         cached = self._const_cache.get(name)
         if cached is not None:
             return cached
+        shared = self._const_refs.get(name)
+        if shared is not None:
+            # the constant's dicts, built once, are shared by every path (copied when changed)
+            ref, objects = shared
+            for oid, obj in objects.items():
+                if oid not in st.heap:
+                    st.heap[oid] = obj
+            return ref
         found = self.scope.global_value(name)
         if isinstance(found, cst.BaseExpression):
             if name in self._evaluating:
                 return unknown(f"the module-level name {name}")
             self._evaluating.add(name)
+            scratch = State({}, {})
             try:
-                value = self.ev(found, st, Frame(False, _ignore_return))
+                value = self.ev(found, scratch, Frame(False, _ignore_return))
             finally:
                 self._evaluating.discard(name)
-            if isinstance(value, Ty):
-                self._const_cache[name] = value
-            return value
+            if isinstance(value, Ref):
+                self._const_refs[name] = (value, scratch.heap)
+                return self.lookup(name, st, fr)
+            if isinstance(value, Ty | Seq | Func | Qual | Device) and not any(
+                    isinstance(item, Ref) for item in getattr(value, "items", ())):
+                if isinstance(value, Ty):
+                    self._const_cache[name] = value
+                return value
+            return unknown(f"the module-level name {name}")
         return found
 
     def ev(self, node: cst.BaseExpression, st: State, fr: Frame) -> Value:
@@ -980,6 +1099,9 @@ class Interpreter:
         if t is cst.SimpleString:
             return ty(BYTES) if "b" in node.prefix.lower() else ty(STR)
         if t is cst.FormattedString:
+            for part in node.parts:  # f"{result['hostname']}" reads a key
+                if type(part) is cst.FormattedStringExpression:
+                    self.ev(part.expression, st, fr)
             return ty(STR)
         if t is cst.ConcatenatedString:
             return self.ev(node.left, st, fr)
@@ -998,15 +1120,20 @@ class Interpreter:
         if t is cst.Subscript:
             return self.ev_subscript(node, st, fr)
         if t is cst.Comparison:
-            self.ev(node.left, st, fr)
+            left = self.ev(node.left, st, fr)
             for comparison in node.comparisons:
-                self.ev(comparison.comparator, st, fr)
+                right = self.ev(comparison.comparator, st, fr)
+                if isinstance(right, Ref) and isinstance(comparison.operator, (cst.In, cst.NotIn)):
+                    self._touch(st, right, literal_str(node.left))  # `"k" in result` reads key k
+                left = right
             return ty(BOOL)
         if t is cst.BooleanOperation:
             left = to_ty(self.ev(node.left, st, fr))
             right = to_ty(self.ev(node.right, st, fr))
             if left.only(BOOL) and right.only(BOOL):
                 return ty(BOOL)
+            if isinstance(node.operator, cst.Or):
+                left = left.without(NONE)  # `a or b` is a only when a is truthy: never None
             joined = left.union(right)
             return Ty(joined.tags, joined.open, node, joined.joined)
         if t is cst.UnaryOperation:
@@ -1016,6 +1143,8 @@ class Interpreter:
                 return ty(BOOL)
             if isinstance(op, cst.BitInvert):
                 return ty(INT) if operand.known and operand.tags <= {INT, BOOL} else unknown(node)
+            if operand.only(NAN):  # -math.inf
+                return ty(NAN, origin=node)
             if operand.known and operand.tags <= _NUMERIC:
                 return ty(*(operand.tags - {BOOL} | ({INT} if BOOL in operand.tags else set())))
             return unknown(node)
@@ -1027,7 +1156,10 @@ class Interpreter:
             self.ev(node.test, st, fr)
             a = self.ev(node.body, st, fr)
             b = self.ev(node.orelse, st, fr)
-            return self._join(a, b, st.heap, st.heap, st.heap, {})
+            joined = self._join(a, b, st.heap, st.heap, st.heap, {})
+            if isinstance(joined, Ty):
+                return Ty(joined.tags, joined.open, node, joined.joined, joined.truth, joined.assumed)
+            return joined
         if t in (cst.List, cst.Tuple, cst.Set):
             kind = LIST if t is cst.List else TUPLE if t is cst.Tuple else SET
             items: list[Value] = []
@@ -1084,6 +1216,10 @@ class Interpreter:
                     return ty(tag)
         if op == "Subtract" and a.only(DATETIME) and b.only(DATETIME):
             return ty(TIMEDELTA)
+        for tag in (DATETIME, DATE):  # a datetime moved by a timedelta is a datetime
+            if op in ("Add", "Subtract") and a.only(tag) and b.only(TIMEDELTA) or \
+                    op == "Add" and a.only(TIMEDELTA) and b.only(tag):
+                return ty(tag)
         if op in ("BitOr", "BitAnd", "BitXor", "Subtract") and a.only(SET) and b.only(SET):
             return ty(SET)
         if a.known and b.known and a.tags <= _NUMERIC and b.tags <= _NUMERIC:
@@ -1102,6 +1238,7 @@ class Interpreter:
             if isinstance(element, cst.StarredDictElement):
                 source = self.ev(element.value, st, fr)
                 if isinstance(source, Ref) and source.oid in st.heap:
+                    self._touch(st, source, None)
                     other = st.heap[source.oid]
                     obj.entries.update(other.entries)
                     obj.open = obj.open or other.open
@@ -1135,7 +1272,7 @@ class Interpreter:
         if isinstance(base, Device):
             expected = DEVICE_ATTRIBUTES.get(attr)
             if expected is not None:
-                return ty({int: INT, str: STR}.get(expected, OBJECT), origin=node)
+                return Ty(frozenset(({int: INT, str: STR}.get(expected, OBJECT),)), False, node, assumed=True)
             return unknown(node)
         if isinstance(base, Ty) and base.only(EXCEPTION) and attr == "args":
             return ty(TUPLE)
@@ -1144,8 +1281,9 @@ class Interpreter:
     def ev_subscript(self, node: cst.Subscript, st: State, fr: Frame) -> Value:
         base = self.ev(node.value, st, fr)
         key = self.subscript_key(node, st, fr)
-        if isinstance(base, Ref) and isinstance(key, str) and base.oid in st.heap:
-            entry = st.heap[base.oid].entries.get(key)
+        if isinstance(base, Ref) and base.oid in st.heap:
+            self._touch(st, base, key if isinstance(key, str) else None)
+            entry = st.heap[base.oid].entries.get(key) if isinstance(key, str) else None
             if entry is not None and not entry.maybe:
                 return entry.value
             return unknown(node)
@@ -1172,16 +1310,17 @@ class Interpreter:
                 return self.call_qualified(Qual(f"{receiver.name}.{method}"), node, st, fr)
             if isinstance(receiver, Ref) and receiver.oid in st.heap:
                 return self.dict_method(receiver, method, node, st, fr)
-            if isinstance(receiver, Seq) and receiver.kind == LIST and isinstance(func.value, cst.Name) \
-                    and method in ("append", "extend", "insert"):
+            if isinstance(receiver, Seq) and receiver.kind in (LIST, SET) and method not in _READING_METHODS:
                 args = self._args(node, st, fr)
-                if method == "append" and len(args) == 1:
+                if method in ("append", "add") and len(args) == 1:
                     site = node.args[0].value if fr.in_run else None
-                    st.env[func.value.value] = Seq(LIST, receiver.items + (args[0],), receiver.sites + (site,),
-                                                   receiver.open)
-                else:
-                    st.env[func.value.value] = Seq(LIST, receiver.items, receiver.sites, True)
-                return ty(NONE)
+                    changed = Seq(receiver.kind, receiver.items + (args[0],), receiver.sites + (site,), receiver.open)
+                elif method in ("extend", "insert", "update"):
+                    changed = Seq(receiver.kind, receiver.items, receiver.sites, True)
+                else:  # pop, remove, clear, sort, ...: which items remain is not known
+                    changed = Seq(receiver.kind, (), (), True)
+                self._store_back(func.value, changed, st, fr)
+                return unknown(node) if method == "pop" else ty(NONE)
             args = self._args(node, st, fr)
             if method not in known.PURE_METHODS:
                 for arg in args:
@@ -1191,6 +1330,9 @@ class Interpreter:
             receiver_ty = to_ty(receiver)
             if receiver_ty.only(STR) and method in known.STR_METHODS:
                 return ty(known.STR_METHODS[method], origin=node)
+            for tag in (DATETIME, DATE, TIME):
+                if receiver_ty.only(tag) and method in known.SAME_TYPE_METHODS:
+                    return ty(tag, origin=node)
             if receiver_ty.only(BYTES) and method == "decode":
                 return ty(STR)
             if method == "get" and 1 <= len(args) <= 2:
@@ -1232,6 +1374,8 @@ class Interpreter:
         if name in ("copy.copy", "copy.deepcopy"):
             args = self._args(node, st, fr)
             if len(args) == 1 and isinstance(args[0], Ref) and args[0].oid in st.heap:
+                if name == "copy.deepcopy":
+                    return self._deep_copy(args[0], st, {})
                 return self._new_ref(st, st.heap[args[0].oid].copy())
             return unknown(node)
         if name == "builtins.float" and len(node.args) == 1:
@@ -1245,10 +1389,21 @@ class Interpreter:
         args = self._args(node, st, fr)
         if tag is not None:
             return ty(tag, origin=node)
-        if name not in known.PURE_CALLS:
+        if name not in known.PURE_CALLS and not name.startswith(known.PURE_MODULES):
             for arg in args:
                 self._escape(arg, st)
         return unknown(node)
+
+    def _deep_copy(self, ref: Ref, st: State, copies: dict[int, Ref]) -> Ref:
+        if ref.oid in copies:
+            return copies[ref.oid]
+        obj = st.heap[ref.oid].copy()
+        new = copies[ref.oid] = self._new_ref(st, obj)
+        for key, entry in list(obj.entries.items()):
+            if isinstance(entry.value, Ref) and entry.value.oid in st.heap:
+                obj.entries[key] = Entry(self._deep_copy(entry.value, st, copies), entry.site, entry.key_site,
+                                         entry.maybe)
+        return new
 
     def _dict_call(self, node: cst.Call, st: State, fr: Frame, positional_is_factory: bool) -> Ref:
         obj = DictObj()
@@ -1278,6 +1433,10 @@ class Interpreter:
     def dict_method(self, ref: Ref, method: str, node: cst.Call, st: State, fr: Frame) -> Value:
         args = node.args
         key = literal_str(args[0].value) if args and args[0].keyword is None and not args[0].star else None
+        if method not in ("update", "setdefault") or key is None:
+            # the method reads (or removes) that key, or any key: --fix must not move it
+            self._touch(st, ref, key if method in ("get", "pop", "setdefault") else None,
+                        lossy=method in ("pop", "popitem") and key is None)
         obj = st.heap[ref.oid]
         if method == "get" and 1 <= len(args) <= 2:
             default = self.ev(args[1].value, st, fr) if len(args) == 2 else ty(NONE)
@@ -1344,6 +1503,8 @@ class Interpreter:
                 self._escape(arg, st)
             return [(unknown(call), st)]
         env = self._bind_arguments(node, call, st, fr)
+        if func.closure:  # a function defined in the caller sees the caller's variables
+            env = {**st.env, **env}
         caller_env = dict(st.env)
         caller_path = st.path
         step = Step("helper", call, func.name)
@@ -1423,3 +1584,4 @@ class Interpreter:
 
 def _ignore_return(*_: object) -> None:
     return None
+

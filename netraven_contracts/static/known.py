@@ -90,6 +90,9 @@ STR_METHODS: dict[str, str] = {
     "encode": BYTES,
 }
 
+#: Methods of datetime/date/time that return the same type.
+SAME_TYPE_METHODS = frozenset({"replace", "astimezone"})
+
 #: Methods of a dict that return a view.
 DICT_VIEW_METHODS = frozenset({"keys", "values", "items"})
 
@@ -100,6 +103,9 @@ PURE_CALLS = frozenset({
     "builtins.any", "builtins.all", "builtins.hash", "builtins.id", "builtins.format",
     "json.dumps", "copy.copy", "copy.deepcopy", "builtins.dict", "builtins.type",
 })
+
+#: Modules whose functions only read their arguments (``logging.info("%s", result)``).
+PURE_MODULES = ("logging.", "builtins.print", "json.dump", "pprint.")
 
 #: Method names that only read their arguments (logging and the like).
 PURE_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log",

@@ -80,13 +80,27 @@ class Ty:
     # how it arose, for messages ('x.get(...)', a node); not part of what the value *is*
     origin: object = field(default=None, compare=False)
     joined: bool = False        # the result of merging paths: never a reason for an info finding
+    truth: bool | None = None   # known truthiness on this path (a bool tested by `if ok:`)
+    assumed: bool = False       # known from the contract, not from the code: tests never prune it
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
 
-    def __hash__(self) -> int:  # states are compared by hash a lot; frozenset caches its own hash
-        return hash(self.tags) ^ (self.open << 1) ^ (self.joined << 2)
+    def __post_init__(self) -> None:
+        # states are compared by hash millions of times: compute it once
+        object.__setattr__(self, "_hash", hash((self.tags, self.open, self.joined, self.truth, self.assumed)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def union(self, other: "Ty") -> "Ty":
         return Ty(self.tags | other.tags, self.open or other.open, self.origin or other.origin,
-                  self.joined or other.joined)
+                  self.joined or other.joined, self.truth if self.truth == other.truth else None,
+                  self.assumed or other.assumed)
+
+    def with_truth(self, truth: bool | None) -> "Ty":
+        return Ty(self.tags, self.open, self.origin, self.joined, truth, self.assumed)
+
+    def without(self, tag: str) -> "Ty":
+        return Ty(self.tags - {tag}, self.open, self.origin, self.joined, self.truth, self.assumed)
 
     @property
     def known(self) -> bool:
@@ -138,6 +152,7 @@ class Seq:
 class Func:
     node: cst.FunctionDef
     name: str
+    closure: bool = False     # defined inside run: it sees run's variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +191,15 @@ class DictObj:
     bad_keys: tuple[tuple[cst.CSTNode | None, str], ...] = ()  # literal keys JSON turns into str
     sig: object = field(default=None, compare=False)  # cached summary (set once the object is in a heap)
     origin: cst.Dict | None = field(default=None, compare=False)  # the literal in run that built it
+    # keys read, popped or deleted after being set (None: any key may have been; --fix leaves them)
+    touched: frozenset[str] | None = field(default=frozenset(), compare=False)
+    lossy: bool = False           # a key we cannot name may have been removed (pop/del of a variable)
 
     def copy(self) -> "DictObj":
-        return DictObj(dict(self.entries), self.open, self.bad_keys, None, self.origin)
+        return DictObj(dict(self.entries), self.open, self.bad_keys, None, self.origin, self.touched, self.lossy)
+
+    def touch(self, key: str | None) -> "DictObj":
+        """A copy that records ``key`` (None: any key) as read or removed."""
+        new = self.copy()
+        new.touched = None if key is None or self.touched is None else self.touched | {key}
+        return new

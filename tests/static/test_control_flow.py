@@ -354,3 +354,81 @@ def test_except_message_names_the_handler() -> None:
     (finding,) = check_source(module(CASES["except_branch_without_device_id"]), "jobs/inv.py")
     assert finding.message == ('result lacks "device_id" on the path through "except ConnectionError" (line 5); '
                                'add "device_id": device.id')
+
+
+NONEMPTY = {
+    "range_of_a_module_constant": ("RETRIES = 3\n", "range(RETRIES)"),
+    "range_with_start_and_stop": ("", "range(1, 4)"),
+    "items_of_a_module_dict": ('PORTS = {"ssh": 22, "https": 443}\n', "PORTS.items()"),
+    "enumerate_of_a_literal": ("", "enumerate((22, 443))"),
+}
+
+
+@pytest.mark.parametrize("prelude,iterable", NONEMPTY.values(), ids=NONEMPTY.keys())
+def test_loops_over_certainly_non_empty_iterables_run_at_least_once(prelude: str, iterable: str) -> None:
+    source = module(prelude + f"""
+def run(device, job_id, config, db):
+    result = {{"device_id": device.id, "details": {{}}}}
+    for item in {iterable}:
+        result["success"] = item is not None
+    return result
+""")
+    assert found(source) == []
+
+
+def test_range_of_zero_may_run_no_iteration() -> None:
+    source = module("""
+        def run(device, job_id, config, db):
+            result = {"device_id": device.id}
+            for i in range(0):
+                result["success"] = True
+            return result  #! NRJ005
+        """)
+    assert found(source) == expected(source)
+
+
+def test_a_bool_tested_twice_keeps_its_truth_on_each_path() -> None:
+    source = module("""
+        def run(device, job_id, config, db):
+            out = device.driver.send_command("show version")
+            ok = "uptime" in out
+            result = {"device_id": device.id}
+            if ok:
+                result["success"] = True
+            if not ok:
+                result["success"] = False
+            return result
+        """)
+    assert found(source) == []
+
+
+def test_defensive_test_of_a_contract_attribute_is_still_checked() -> None:
+    source = module("""
+        def run(device, job_id, config, db):
+            hostname = device.hostname
+            if hostname is None:
+                return {"success": False}  #! NRJ006
+            return {"success": True, "device_id": device.id}
+        """)
+    assert found(source) == expected(source)
+
+
+def test_noreturn_call_inside_try_reaches_the_handler() -> None:
+    source = module("""
+        from typing import NoReturn
+
+        class JobAborted(Exception):
+            pass
+
+        def _abort(message) -> NoReturn:
+            raise JobAborted(message)
+
+        def run(device, job_id, config, db):
+            try:
+                if config is None:
+                    _abort("no config")
+            except JobAborted as exc:
+                return {"success": False, "details": {"error": str(exc)}}  #! NRJ006
+            return {"success": True, "device_id": device.id}
+        """)
+    assert found(source) == expected(source)

@@ -286,3 +286,103 @@ def test_many_sequential_branches_stay_fast_and_exact() -> None:
     codes = found(source)
     assert ("NRJ005", len(source.splitlines())) in codes
     assert {c for c, _ in codes} == {"NRJ005", "NRJ012"}
+
+
+def test_nested_function_changes_runs_dict_through_the_closure() -> None:
+    source = module("""
+        def run(device, job_id, config, db):
+            result = {"device_id": device.id, "details": {}}
+
+            def finish(ok, note):
+                result["success"] = ok
+                result["details"]["note"] = note
+                return result
+
+            if not device.ok:
+                return finish(False, "down")
+            finish(True, "up")
+            return result
+        """)
+    assert found(source) == []
+
+
+def test_key_removed_through_a_variable_may_be_gone_so_no_ad_hoc_warning() -> None:
+    source = module("""
+        def run(device, job_id, config, db):
+            result = {"success": True, "device_id": device.id, "_raw": device.raw}
+            for key in ("_raw",):
+                result.pop(key, None)
+            return result
+        """)
+    assert found(source) == []
+
+
+def test_an_overload_stub_is_not_the_run_that_exists() -> None:
+    source = module("""
+        from typing import overload
+
+        @overload
+        def run(device, job_id, config, db) -> dict: ...
+
+        def run(device, job_id, config, db):
+            return {"success": True, "device_id": device.id}
+        """)
+    assert found(source) == []
+
+
+def _work(source: str) -> int:
+    import libcst as cst
+
+    from netraven_contracts.static import interpreter
+    from netraven_contracts.static.checks import Reporter, check_module
+
+    made: list[interpreter.Interpreter] = []
+    original = interpreter.Interpreter.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    interpreter.Interpreter.__init__ = init
+    try:
+        check_module(cst.parse_module(source), Reporter())
+    finally:
+        interpreter.Interpreter.__init__ = original
+    return sum(i.work for i in made)
+
+
+def test_sequential_helper_calls_with_two_returns_stay_bounded() -> None:
+    # 2**16 combinations of paths if nothing merged them
+    calls = "\n".join(f"    f{i} = _field(r'F{i}: (\\\\S+)', out)" for i in range(16))
+    source = module(f"""
+import re
+
+def _field(pattern, text):
+    m = re.search(pattern, text)
+    if m is None:
+        return None
+    return m.group(1).strip()
+
+def run(device, job_id, config, db):
+    out = device.driver.send_command("show version")
+{calls}
+    return {{"success": f0 is not None, "device_id": device.id, "details": {{"f15": f15}}}}
+""")
+    from netraven_contracts.static.interpreter import WORK_BUDGET
+
+    assert found(source) == []
+    assert _work(source) < WORK_BUDGET
+
+
+def test_deeply_nested_loops_coarsen_instead_of_exploding() -> None:
+    from netraven_contracts.static.interpreter import WORK_BUDGET
+
+    lines = ["def run(device, job_id, config, db):", "    d = {}"]
+    for level in range(10):
+        pad = "    " * (level + 1)
+        lines += [f"{pad}for x{level} in config['l{level}']:", f"{pad}    if x{level}:",
+                  f"{pad}        d['a{level}'] = x{level}", f"{pad}    else:", f"{pad}        d['b{level}'] = 1"]
+    lines += ["    return {'success': True, 'device_id': device.id, 'details': d}"]
+    source = module("\n".join(lines) + "\n")
+    assert found(source) == []
+    assert _work(source) < 4 * WORK_BUDGET

@@ -201,3 +201,95 @@ def test_cli_fix_rewrites_and_exits_by_what_remains(tmp_path: Path) -> None:
     again = subprocess.run(cli + ["--fix", "jobs/s02_except_without_device_id.py"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and again.stderr.splitlines()[0] == "Fixed 0 findings in 0 files."
+
+
+@pytest.mark.parametrize("snippet", [
+    # the key is popped again later (through a variable): moving it would store it after all
+    '''
+    def run(device, job_id, config, db):
+        raw = device.driver.send_command("show running-config")
+        result = {"success": bool(raw), "device_id": device.id, "details": {}, "_raw": raw}
+        for key in ("_raw",):
+            result.pop(key, None)
+        return result
+    ''',
+    # the key is read later: after the move the read would raise KeyError
+    '''
+    def run(device, job_id, config, db):
+        result = {"success": True, "device_id": device.id, "details": {}, "hostname": device.hostname}
+        result["details"]["label"] = f"{result['hostname']}"
+        return result
+    ''',
+    # on another path "details" is replaced: the moved key would be lost there
+    '''
+    def run(device, job_id, config, db):
+        out = device.driver.send_command("show clock")
+        result = {"success": False, "device_id": device.id, "hostname": device.hostname, "details": {}}
+        if out:
+            result["success"] = True
+        else:
+            result["details"] = {"error": "empty output"}
+        return result
+    ''',
+    # the element carries a comment, which belongs to its line
+    '''
+    def run(device, job_id, config, db):
+        return {
+            "success": True,
+            "device_id": device.id,
+            "version": device.version,  # parsed
+        }
+    ''',
+])
+def test_keys_that_are_used_later_or_carry_comments_are_not_moved(snippet: str) -> None:
+    source = META + textwrap.dedent(snippet).lstrip("\n")
+    fixed, applied = fix_source(source)
+    assert "NRJ012" not in applied and fixed == source
+
+
+def test_a_moved_key_goes_before_a_splat_so_details_still_wins() -> None:
+    assert _fix('''
+        def run(device, job_id, config, db):
+            facts = device.driver.get_facts()
+            return {"success": True, "device_id": device.id, "hostname": device.hostname, "details": {**facts}}
+        ''').endswith('return {"success": True, "device_id": device.id, "details": {"hostname": device.hostname, '
+                      '**facts}}\n')
+
+
+def test_comments_stay_on_their_lines_when_device_id_is_added() -> None:
+    assert _fix('''
+        def run(device, job_id, config, db):
+            return {
+                "success": False,  # failed to talk to it
+                "details": {"error": "x"},  # why
+            }
+        ''') == textwrap.dedent('''\
+        def run(device, job_id, config, db):
+            return {
+                "success": False,  # failed to talk to it
+                "device_id": device.id,
+                "details": {"error": "x"},  # why
+            }
+        ''')
+
+
+def test_a_comment_inside_wrapped_parentheses_survives() -> None:
+    fixed = _fix('''
+        def run(device, job_id, config, db):
+            return {"success": (  # either probe is enough
+                        config.get("a") or config.get("b")), "device_id": device.id}
+        ''')
+    assert '"success": bool((  # either probe is enough\n' in fixed
+
+
+def test_run_without_a_device_parameter_gets_no_device_id_fix() -> None:
+    source = META + 'def run(*args, **kwargs):\n    return {"success": True}\n'
+    assert fix_source(source) == (source, [])
+
+
+def test_cr_only_line_endings_keep_the_final_newline() -> None:
+    source = (META + 'def run(device, job_id, config, db):\n    if device.ok:\n'
+              '        return {"success": True, "device_id": device.id}\n').replace("\n", "\r")
+    fixed, applied = fix_source(source)
+    assert applied == ["NRJ003"]
+    assert fixed.endswith('"details": {"error": "no result"}}\r') and "\n" not in fixed

@@ -207,3 +207,129 @@ def test_key_added_by_subscript_is_reported_at_that_key() -> None:
             return result
         """)
     assert found(source) == expected(source)
+
+
+def test_or_with_a_non_none_right_side_is_never_none() -> None:
+    source = _returning('"success": True, "device_id": getattr(device, "id", None) or 0')
+    assert found(source) == []
+
+
+def test_if_expression_is_named_whole_in_the_message() -> None:
+    from netraven_contracts.static import check_source
+
+    (finding,) = check_source(_returning('"success": True, "device_id": device.id if out else None'), "j.py")
+    assert finding.message.startswith('"device_id" may be None (`device.id if out else None`)')
+
+
+MORE_DETAILS = {
+    "replaced_datetime": ('{"at": datetime.now().replace(microsecond=0)}', ["NRJ014"]),
+    "datetime_plus_timedelta": ('{"due": datetime.now() + timedelta(hours=1)}', ["NRJ014"]),
+    "minus_infinity": ('{"low": -math.inf}', ["NRJ014"]),
+}
+
+
+@pytest.mark.parametrize("value,codes", MORE_DETAILS.values(), ids=MORE_DETAILS.keys())
+def test_more_certainly_non_json_values(value: str, codes: list[str]) -> None:
+    source = _returning(f'"success": True, "device_id": device.id, "details": {value}',
+                        "import math\nfrom datetime import datetime, timedelta\n")
+    assert found(source) == [(code, 7) for code in codes]
+
+
+def test_infinity_used_as_a_sentinel_and_replaced_is_fine() -> None:
+    source = module("""
+        import math
+
+        def run(device, job_id, config, db):
+            best = math.inf
+            for sample in device.samples():
+                best = min(best, sample)
+            if best == math.inf:
+                best = None
+            return {"success": True, "device_id": device.id, "details": {"best": best}}
+        """)
+    assert found(source) == []
+
+
+def test_deepcopy_does_not_share_nested_dicts() -> None:
+    source = module("""
+        import copy
+        from datetime import datetime
+
+        def run(device, job_id, config, db):
+            result = {"success": True, "device_id": device.id, "details": {"meta": {}}}
+            audit = copy.deepcopy(result)
+            audit["details"]["meta"]["at"] = datetime.now()
+            return result
+        """)
+    assert found(source) == []
+
+
+def test_list_items_replaced_by_index_are_no_longer_known() -> None:
+    source = module("""
+        def run(device, job_id, config, db):
+            errors = []
+            try:
+                device.driver.connect()
+            except OSError as exc:
+                errors.append(exc)
+            for i, error in enumerate(errors):
+                errors[i] = str(error)
+            return {"success": not errors, "device_id": device.id, "details": {"errors": errors}}
+        """)
+    assert found(source) == []
+
+
+def test_appending_to_a_list_inside_details() -> None:
+    source = module("""
+        from datetime import datetime
+
+        def run(device, job_id, config, db):
+            result = {"success": True, "device_id": device.id, "details": {"checks": []}}
+            result["details"]["checks"].append({"at": datetime.now()})  #! NRJ014
+            return result
+        """)
+    assert found(source) == expected(source)
+
+
+def test_popping_until_empty_leaves_the_loop() -> None:
+    source = module("""
+        def run(device, job_id, config, db):
+            pending = ["a", "b"]
+            while pending:
+                device.probe(pending.pop())
+            return {"success": True, "device_id": "abc"}  #! NRJ009
+        """)
+    assert found(source) == expected(source)
+
+
+def test_logging_a_result_does_not_hide_a_missing_key() -> None:
+    source = module("""
+        import logging
+
+        def run(device, job_id, config, db):
+            result = {"device_id": device.id}
+            logging.info("result %s", result)
+            return result  #! NRJ005
+        """)
+    assert found(source) == expected(source)
+
+
+def test_none_from_a_call_is_named_by_its_code() -> None:
+    from netraven_contracts.static import check_source
+
+    source = module("""
+        def _log(message):
+            print(message)
+
+        def run(device, job_id, config, db):
+            return _log("done")
+        """)
+    (finding,) = check_source(source, "j.py")
+    assert finding.message.startswith("`run` returns None (from _log() reaching the end of its body); ")
+    source = module("""
+        def run(device, job_id, config, db):
+            errors = []
+            return errors.append("x")
+        """)
+    assert [(f.code, f.message.split(";")[0]) for f in check_source(source, "j.py")] == [
+        ("NRJ003", '`run` returns None (from `errors.append("x")`)')]
