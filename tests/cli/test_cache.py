@@ -12,7 +12,7 @@ from netraven_contracts.cache import Cache
 from netraven_contracts.config import Settings
 from netraven_contracts.runner import Target, check_targets
 
-META = 'JOB_META = {"label": "T", "description": "Test.", "icon": "mdi-cog", "default_schedule": "daily"}\n'
+from tests.sources import META
 MISSING_ID = META + 'def run(device, job_id, config, db):\n    return {"success": True, "serial": 1}\n'
 FIXED = META + 'def run(device, job_id, config, db):\n    return {"success": True, "device_id": device.id}\n'
 

@@ -10,12 +10,7 @@ from pathlib import Path
 
 import pytest
 
-META = 'JOB_META = {"label": "T", "description": "Test.", "icon": "mdi-cog", "default_schedule": "daily"}\n'
-GOOD = META + 'def run(device, job_id, config, db):\n    return {"success": True, "device_id": device.id}\n'
-ADHOC = META + ('def run(device, job_id, config, db):\n'
-                '    return {"success": True, "device_id": device.id, "serial": device.serial_number}\n')
-MISSING_ID = META + 'def run(device, job_id, config, db):\n    return {"success": True}\n'
-UNKNOWN = META + 'from elsewhere import build\n\ndef run(device, job_id, config, db):\n    return build(device)\n'
+from tests.sources import ADHOC, GOOD, META, MISSING_ID, UNKNOWN
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

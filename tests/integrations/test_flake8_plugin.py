@@ -17,13 +17,9 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = sorted((Path(__file__).parent.parent / "data" / "corpus" / "static").glob("*.py"))
+from tests.sources import ADHOC, META, MISSING_ID, UNKNOWN
+from tests.sources import STATIC_CORPUS as CORPUS
 
-META = 'JOB_META = {"label": "T", "description": "Test.", "icon": "mdi-cog", "default_schedule": "daily"}\n'
-ADHOC = META + ('def run(device, job_id, config, db):\n'
-                '    return {"success": True, "device_id": device.id, "serial": device.serial_number}\n')
-MISSING_ID = META + 'def run(device, job_id, config, db):\n    return {"success": True}\n'
-UNKNOWN = META + 'from elsewhere import build\n\ndef run(device, job_id, config, db):\n    return build(device)\n'
 
 MISSING_ID_LINE = 'NRJ006 result lacks "device_id"; add "device_id": device.id'
 ADHOC_LINE = 'NRJ012 top-level key "serial" is not part of the contract; move it under "details"'

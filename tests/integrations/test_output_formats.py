@@ -22,20 +22,10 @@ from netraven_contracts.findings import Finding
 from netraven_contracts.output import format_github, format_sarif
 from netraven_contracts.ruledocs import explain
 from netraven_contracts.rules import RULES, Severity
+from tests.sources import ADHOC, ADHOC_MESSAGE, META, MISSING_ID, MISSING_ID_MESSAGE, UNKNOWN, UNKNOWN_MESSAGE
+from tests.sources import STATIC_CORPUS as CORPUS
 
 SCHEMA_PATH = Path(__file__).parent.parent / "data" / "sarif-schema-2.1.0.json"
-CORPUS = sorted((Path(__file__).parent.parent / "data" / "corpus" / "static").glob("*.py"))
-
-META = 'JOB_META = {"label": "T", "description": "Test.", "icon": "mdi-cog", "default_schedule": "daily"}\n'
-ADHOC = META + ('def run(device, job_id, config, db):\n'
-                '    return {"success": True, "device_id": device.id, "serial": device.serial_number}\n')
-MISSING_ID = META + 'def run(device, job_id, config, db):\n    return {"success": True}\n'
-UNKNOWN = META + 'from elsewhere import build\n\ndef run(device, job_id, config, db):\n    return build(device)\n'
-
-MISSING_ID_MESSAGE = 'result lacks "device_id"; add "device_id": device.id'
-ADHOC_MESSAGE = 'top-level key "serial" is not part of the contract; move it under "details"'
-UNKNOWN_MESSAGE = ("the shape of the value returned here cannot be known statically (`build(device)`); "
-                   "the runtime checks (dry run, dispatcher) cover it")
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

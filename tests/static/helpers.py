@@ -8,7 +8,7 @@ import textwrap
 
 from netraven_contracts.static import check_source
 
-META = 'JOB_META = {"label": "T", "description": "Test.", "icon": "mdi-cog", "default_schedule": "daily"}\n'
+from tests.sources import META
 _MARK = re.compile(r"#!\s*([A-Z0-9@ ,]+)$")
 
 
