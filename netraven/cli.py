@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="NetRaven worker: inventory, job registry, dispatcher and job results.",
         epilog="exit statuses: 0 ok, 1 failures or rejected modules, 2 usage, 3 database "
                "unavailable or results spooled, 4 internal error, 130 interrupted")
+    from netraven_contracts import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     shared = [common(True)]
 
@@ -338,11 +341,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if job is None:
         rejected = registry.rejection(args.job_type)
         if rejected is not None:
+            where = f" --jobs-dir {args.jobs_dir}" if args.jobs_dir else ""
             _error(f"job type {args.job_type!r} was rejected by the registry "
-                   f"({rejected.summary()}); see `netraven jobs list`")
+                   f"({rejected.summary()}); see `netraven jobs list{where}`")
             return EXIT_FAILURES
         available = ", ".join(_load_job_types(args)) or "none"
-        raise UsageError(f"unknown job type {args.job_type!r}; available: {available}")
+        raise UsageError(f"unknown job type {args.job_type!r}; job modules found: {available} "
+                         "(`netraven jobs list` says which are registered)")
 
     out = sys.stdout
 
@@ -414,6 +419,13 @@ def cmd_results(args: argparse.Namespace) -> int:
         statement = statement.where(JobResult.job_id == args.job)
     if args.device is not None:
         statement = statement.where(Device.hostname == args.device)
+        with Session(engine) as session:
+            try:
+                known = session.scalar(select(Device.id).where(Device.hostname == args.device))
+            except sa_exc.SQLAlchemyError as exc:
+                raise as_database_error(exc, engine) from exc
+        if known is None:
+            raise UsageError(f"unknown device {args.device!r}; `netraven devices list` shows the inventory")
     try:
         with Session(engine) as session:
             rows = [{"id": r.id, "job_id": r.job_id, "device_id": r.device_id,

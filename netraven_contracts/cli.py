@@ -78,9 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules(args.format)
         parser.print_help(sys.stderr)
         return EXIT_ERROR
-    except BrokenPipeError:  # `netraven-contracts check | head`
-        sys.stderr.close()
-        return EXIT_OK
     except KeyboardInterrupt:
         print("netraven-contracts: interrupted", file=sys.stderr)
         return 130
@@ -104,6 +101,11 @@ def _check(args: argparse.Namespace) -> int:
         print(f"netraven-contracts: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     targets = collect_targets(args.paths or ["."], settings)
+    if not targets:
+        print(f"netraven-contracts: error: nothing to check: {', '.join(args.paths or ['.'])} holds no job "
+              f"module (job paths: {', '.join(settings.job_paths)}, from {settings.source or 'the defaults'}); "
+              "name the files, or set job-paths in [tool.netraven-contracts]", file=sys.stderr)
+        return EXIT_ERROR
     if args.fix or args.diff:
         status = _fix(targets, settings, write=not args.diff, quiet=args.quiet)
         if args.diff or status == EXIT_ERROR:
@@ -116,17 +118,29 @@ def _check(args: argparse.Namespace) -> int:
     result = check_targets(targets, settings, jobs=args.jobs, cache=cache)
     findings = sorted(result.findings, key=lambda f: (f.path, f.line, f.column, f.code, f.message))
 
-    sys.stdout.write(FORMATS[args.format](findings, args.show_info))
-    if args.statistics:  # on stderr where stdout is a document (json, sarif), so it stays parseable
-        (sys.stderr if args.format in ("json", "sarif") else sys.stdout).write(format_statistics(findings))
+    threshold = Severity(args.fail_on).rank
+    status = EXIT_ERROR if result.internal_errors else \
+        EXIT_FINDINGS if any(f.severity.rank >= threshold for f in findings) else EXIT_OK
+    try:
+        sys.stdout.write(FORMATS[args.format](findings, args.show_info))
+        if args.statistics:  # on stderr where stdout is a document (json, sarif), so it stays parseable
+            (sys.stderr if args.format in ("json", "sarif") else sys.stdout).write(format_statistics(findings))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `check | head`: the reader left; the exit status still tells
+        _silence_stdout()
     for error in result.internal_errors:
         print(f"netraven-contracts: {error}", file=sys.stderr)
     if not args.quiet:
         print(summary(findings, result.files, args.show_info or args.format == "json"), file=sys.stderr)
-    if result.internal_errors:
-        return EXIT_ERROR
-    threshold = Severity(args.fail_on).rank
-    return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in findings) else EXIT_OK
+    return status
+
+
+def _silence_stdout() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _fix(targets: list, settings: object, *, write: bool, quiet: bool) -> int:

@@ -129,6 +129,8 @@ class Settings:
 
     def with_overrides(self, *, select: Iterable[str] | None = None, ignore: Iterable[str] | None = None,
                        extend_ignore: Iterable[str] | None = None) -> "Settings":
+        if select is not None and not [code for code in select if code.strip()]:
+            raise ConfigError("--select needs at least one code or prefix, e.g. --select NRJ006")
         return Settings(
             select=tuple(_check_selectors(select, "--select")) if select is not None else self.select,
             ignore=(tuple(_check_selectors(ignore, "--ignore")) if ignore is not None else self.ignore)
@@ -148,11 +150,17 @@ def _check_selectors(values: Iterable[str], where: str) -> list[str]:
         code = value.strip().upper()
         if not code:
             continue
-        if not _SELECTOR.match(code):
-            raise ConfigError(f'{where}: "{value}" is not a rule code or prefix; codes look like NRJ005 '
-                              f"(prefixes such as NRJ0 select several); `netraven-contracts rules` lists them")
+        if not _SELECTOR.match(code) or not any(rule.startswith(code) for rule in _rule_codes()):
+            raise ConfigError(f'{where}: "{value}" is not a rule code or the prefix of one; codes look like '
+                              f"NRJ005 (prefixes such as NRJ0 select several); `netraven-contracts rules` lists them")
         out.append(code)
     return out
+
+
+def _rule_codes() -> Iterable[str]:
+    from .rules import RULES
+
+    return RULES
 
 
 def _str_list(value: object, key: str, source: str) -> list[str]:
@@ -193,7 +201,7 @@ def _read_toml(path: Path) -> dict:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file or pass --config") from None
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 

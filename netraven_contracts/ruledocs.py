@@ -35,7 +35,7 @@ def explain(rule: Rule) -> str:
 
 def rules_table() -> str:
     width = max(len(r.name) for r in RULES.values())
-    rows = [f"{r.code}  {r.severity.value:<7}  {r.phase.value:<7}  {r.name:<{width}}  {r.summary}"
+    rows = [f"{r.code}  {r.severity.value:<7}  {r.phase.value:<8}  {r.name:<{width}}  {r.summary}"
             for r in RULES.values()]
     return "\n".join(rows) + "\n"
 

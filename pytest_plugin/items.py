@@ -39,25 +39,15 @@ class JobContractItem(pytest.Item):
 
         self.add_marker(MARKER)
 
-    def _option(self, name: str) -> Any:
-        value = self.config.getoption(name)
-        return self.config.getini(name) if value is None else value
+    def _settings(self) -> Any:
+        from .plugin import JobContracts
 
-    def _timeout(self) -> float | None:
-        value = self._option("netraven_timeout")
-        if value in (None, ""):
-            return None
-        try:
-            seconds = float(value)
-        except ValueError:
-            raise pytest.UsageError(f"netraven_timeout: {value!r} is not a number of seconds") from None
-        if not seconds > 0:
-            raise pytest.UsageError(f"netraven_timeout must be positive, not {value!r}")
-        return seconds
+        return self.config.pluginmanager.get_plugin(JobContracts.NAME)
 
     def runtest(self) -> None:
-        strict = bool(self._option("netraven_strict"))
-        check = check_job(self.path, timeout=self._timeout(), root=self.config.rootpath)
+        settings = self._settings()
+        strict = settings.strict
+        check = check_job(self.path, timeout=settings.timeout, root=self.config.rootpath)
         codes = sorted({item.code for item in check.all_problems()})
         self.user_properties.append(("netraven_codes", " ".join(codes)))
         if check.failed(strict=strict):
@@ -68,7 +58,7 @@ class JobContractItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, JobContractFailure):
-            strict = bool(self._option("netraven_strict"))
+            strict = self._settings().strict
             return format_check(excinfo.value.check, strict=strict, shown_path=self._shown_path())
         return super().repr_failure(excinfo, style=style)
 

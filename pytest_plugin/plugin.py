@@ -55,7 +55,13 @@ def pytest_configure(config: pytest.Config) -> None:
         if not path.exists():
             raise pytest.UsageError(f"--netraven-jobs / netraven_jobs: {path} does not exist; "
                                     "name a folder of job modules or a job module file")
+    if not options and not from_ini:
+        return
     plugin = JobContracts(config, [*options, *from_ini])
+    # Settings are read once, here, so a bad one is one usage error, not a failure per item.
+    plugin.timeout = _timeout(config)
+    plugin.strict = _strict(config)
+    _check_project_settings(config)
     config.pluginmanager.register(plugin, JobContracts.NAME)
     # Collect the job paths like test paths; pytest removes duplicates and overlaps itself.
     added = list(options)
@@ -68,6 +74,40 @@ def pytest_configure(config: pytest.Config) -> None:
             present.add(path.absolute())
 
 
+def _timeout(config: pytest.Config) -> float | None:
+    value = config.getoption("netraven_timeout")
+    source = "--netraven-timeout"
+    if value is None:
+        value, source = config.getini("netraven_timeout"), "netraven_timeout (ini)"
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise pytest.UsageError(f"{source}: {value!r} is not a number of seconds, e.g. 5") from None
+    if not seconds > 0:
+        raise pytest.UsageError(f"{source} must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def _strict(config: pytest.Config) -> bool:
+    if config.getoption("netraven_strict"):
+        return True
+    try:
+        return bool(config.getini("netraven_strict"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"netraven_strict (ini): {exc}; write true or false") from None
+
+
+def _check_project_settings(config: pytest.Config) -> None:
+    from netraven_contracts.config import ConfigError, load_settings
+
+    try:
+        load_settings(start=str(config.rootpath))
+    except ConfigError as exc:
+        raise pytest.UsageError(f"[tool.netraven-contracts]: {exc}") from None
+
+
 class JobContracts:
     """Recognises the configured job modules during collection."""
 
@@ -75,6 +115,8 @@ class JobContracts:
 
     def __init__(self, config: pytest.Config, roots: list[Path]) -> None:
         self.config = config
+        self.timeout: float | None = None
+        self.strict = False
         self.folders: set[Path] = set()
         self.files: set[Path] = set()
         for root in roots:

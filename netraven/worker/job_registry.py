@@ -173,7 +173,7 @@ def load_registry(
     """Check, dry-run and load the job modules of ``sources`` (see :func:`discover`; a list
     combines several). ``job_types`` limits the work to those modules (``netraven run`` needs
     one). Returns the registry; raises :class:`RegistryError` only for a source that does not
-    exist."""
+    exist or a ``[tool.netraven-contracts]`` configuration that cannot be used."""
     if sources is None or isinstance(sources, (str, os.PathLike)):
         candidates = discover(sources)
     else:
@@ -186,9 +186,11 @@ def load_registry(
     for candidate in candidates:
         by_type.setdefault(candidate.job_type, []).append(candidate)
 
+    settings = _project_settings(candidates)
     workers = max_workers or min(8, max(2, os.cpu_count() or 2))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="netraven-registry") as pool:
-        checked = list(pool.map(lambda c: (c, _check(c, dry_run_timeout)), candidates))
+        checked = list(pool.map(
+            lambda c: (c, _check(c, dry_run_timeout, settings[c.path.parent])), candidates))
 
     registered: dict[str, RegisteredJob] = {}
     rejected: list[RejectedModule] = []
@@ -228,14 +230,33 @@ def load_registry(
                        tuple(sorted(rejected, key=lambda r: str(r.path))))
 
 
-def _check(candidate: _Candidate, timeout: float | None) -> list[RegistryFinding]:
-    """Static check and dry run, both always (a checker's own failure is a finding too)."""
+def _project_settings(candidates: Iterable[_Candidate]) -> dict[Path, Any]:
+    """The ``[tool.netraven-contracts]`` settings of each job folder, found from the folder
+    upwards as the CLI finds them, so select/ignore mean in production what they mean in CI.
+    (NRJ035 and NRJ036, the registry's own, cannot be ignored: such a module cannot be run.)"""
+    from netraven_contracts.config import ConfigError, load_settings
+
+    found: dict[Path, Any] = {}
+    for candidate in candidates:
+        folder = candidate.path.parent
+        if folder not in found:
+            try:
+                found[folder] = load_settings(start=str(folder))
+            except ConfigError as exc:
+                raise RegistryError(f"{exc} (the configuration of the job modules in {folder})") from None
+    return found
+
+
+def _check(candidate: _Candidate, timeout: float | None, settings: Any = None) -> list[RegistryFinding]:
+    """Static check and dry run, both always (a checker's own failure is a finding too); codes
+    the project's configuration does not select are left out, as ``netraven-contracts check``
+    leaves them out."""
     from netraven_contracts.runtime import dry_run  # heavy: loaded when a registry is loaded
     from netraven_contracts.static import check_file
 
     findings: list[RegistryFinding] = []
     try:
-        for f in check_file(candidate.path):
+        for f in check_file(candidate.path, settings=settings):
             findings.append(RegistryFinding(f.code, f.severity, f.message, f.line, SOURCE_STATIC))
     except Exception as exc:  # a checker bug must reject this module, not the whole registry
         findings.append(RegistryFinding(
@@ -245,8 +266,9 @@ def _check(candidate: _Candidate, timeout: float | None) -> list[RegistryFinding
     try:
         report = dry_run(candidate.path, **({"timeout": timeout} if timeout else {}))
         for v in report.violations:
-            findings.append(RegistryFinding(v.code, v.severity, v.message, v.line,
-                                            SOURCE_DRY_RUN))
+            if settings is None or settings.is_selected(v.code, str(candidate.path)):
+                findings.append(RegistryFinding(v.code, v.severity, v.message, v.line,
+                                                SOURCE_DRY_RUN))
     except Exception as exc:
         findings.append(RegistryFinding(
             "NRJ030", Severity.ERROR, RULES["NRJ030"].format(

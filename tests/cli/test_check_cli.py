@@ -136,7 +136,7 @@ def test_bad_config_exits_2_with_the_file_and_the_fix(project: Path) -> None:
     (project / "pyproject.toml").write_text('[tool.netraven-contracts]\nselect = ["E501"]\n')
     proc = cli("check", ".", cwd=project)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert 'select: "E501" is not a rule code or prefix' in proc.stderr
+    assert 'select: "E501" is not a rule code or the prefix of one' in proc.stderr
     (project / "pyproject.toml").write_text('[tool.netraven-contracts]\nfoo = 1\n')
     proc = cli("check", ".", cwd=project)
     assert proc.returncode == 2 and "unknown key in [tool.netraven-contracts]: foo" in proc.stderr
@@ -164,3 +164,29 @@ def test_statistics_counts_per_code(project: Path) -> None:
     proc = cli("check", "--statistics", "--quiet", "pkg/jobs", cwd=project)
     assert proc.stdout.splitlines()[-2:] == ["    1  NRJ006  missing-device-id", "    1  NRJ012  ad-hoc-key"]
     assert proc.stderr == ""
+
+
+def test_a_named_folder_without_job_modules_is_nothing_to_check(tmp_path: Path) -> None:
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "probe.py").write_text(MISSING_ID)
+    proc = cli("check", "tasks", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == ("netraven-contracts: error: nothing to check: tasks holds no job module (job paths: "
+                           "**/jobs/*.py, from the defaults); name the files, or set job-paths in "
+                           "[tool.netraven-contracts]\n")
+
+
+@pytest.mark.parametrize("selector", ["NRJ06", "NRJ6", "E501"])
+def test_a_selector_that_names_no_rule_is_a_usage_error(project: Path, selector: str) -> None:
+    proc = cli("check", "--select", selector, "pkg/jobs", cwd=project)
+    assert proc.returncode == 2 and f'"{selector}" is not a rule code or the prefix of one' in proc.stderr
+    assert cli("check", "--select", "", "pkg/jobs", cwd=project).returncode == 2
+
+
+def test_the_exit_status_survives_a_closed_pipe(project: Path) -> None:
+    reader = subprocess.Popen(["head", "-c", "1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc = subprocess.run([sys.executable, "-m", "netraven_contracts", "check", "pkg/jobs"], cwd=project,
+                          stdout=reader.stdin, stderr=subprocess.PIPE, text=True, timeout=60)
+    reader.stdin.close()
+    reader.wait(timeout=30)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr

@@ -178,8 +178,8 @@ def test_bad_config_stops_flake8_with_one_clear_message(project: Path) -> None:
     assert "Traceback" not in proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[:2] == [
         "There was a critical error during execution of Flake8:",
-        f'netraven-contracts: {project / "pyproject.toml"}: select: "E501" is not a rule code or prefix; codes '
-        "look like NRJ005 (prefixes such as NRJ0 select several); `netraven-contracts rules` lists them",
+        f'netraven-contracts: {project / "pyproject.toml"}: select: "E501" is not a rule code or the prefix of '
+        "one; codes look like NRJ005 (prefixes such as NRJ0 select several); `netraven-contracts rules` lists them",
     ]
 
 

@@ -174,7 +174,7 @@ def initialised(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.parametrize("args, status, message", [
     (["run", "reachability", "--device", "nope"], 2, "unknown device: nope"),
-    (["run", "no_such_job", "--all"], 2, "unknown job type 'no_such_job'; available: "
+    (["run", "no_such_job", "--all"], 2, "unknown job type 'no_such_job'; job modules found: "
                                          "config_backup, reachability"),
     (["run", "reachability"], 2, "one of the arguments --device --all is required"),
     (["devices", "add", "--hostname", "r1", "--ip", "127.0.0.1", "--type", "linux"], 2,

@@ -138,3 +138,22 @@ def test_a_job_type_longer_than_the_column_is_rejected(tmp_path: Path) -> None:
 def test_a_missing_jobs_folder_is_an_error_not_an_empty_registry(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="is not a folder of job modules"):
         load_registry(tmp_path / "nope")
+
+
+def test_the_projects_ignore_list_applies_as_in_the_cli(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "no_icon.py").write_text(GOOD.replace('"icon": "mdi-check", ', ""))
+    assert [r.codes for r in load_registry(jobs).rejected] == [["NRJ021"]]
+    (tmp_path / "pyproject.toml").write_text('[tool.netraven-contracts]\nextend-ignore = ["NRJ021"]\n')
+    registry = load_registry(jobs)
+    assert list(registry.registered) == ["no_icon"] and not registry.rejected
+
+
+def test_a_broken_project_configuration_stops_loading_with_its_file(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "ok.py").write_text(GOOD)
+    (tmp_path / "pyproject.toml").write_text('[tool.netraven-contracts]\nselect = ["E501"]\n')
+    with pytest.raises(RegistryError, match='select: "E501" is not a rule code'):
+        load_registry(jobs)
