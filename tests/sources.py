@@ -19,3 +19,16 @@ MISSING_ID_MESSAGE = 'result lacks "device_id"; add "device_id": device.id'
 ADHOC_MESSAGE = 'top-level key "serial" is not part of the contract; move it under "details"'
 UNKNOWN_MESSAGE = ("the shape of the value returned here cannot be known statically (`build(device)`); "
                    "the runtime checks (dry run, dispatcher) cover it")
+
+
+def job_project(root: Path) -> Path:
+    """A project with ``pkg/jobs/`` holding two faulty job modules (and an ``__init__.py`` and a
+    private helper that are never job modules), and ``pkg/not_a_job.py`` beside it."""
+    jobs = root / "pkg" / "jobs"
+    jobs.mkdir(parents=True)
+    (jobs / "__init__.py").write_text("")
+    (jobs / "_shared.py").write_text("def helper():\n    return 1\n")
+    (jobs / "adhoc.py").write_text(ADHOC)
+    (jobs / "missing_id.py").write_text(MISSING_ID)
+    (root / "pkg" / "not_a_job.py").write_text("x = 1\n")
+    return root

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .values import (
     BOOL, BYTES, CLASS, COMPLEX, DATE, DATETIME, DECIMAL, DICT, FLOAT, INT, IPADDR, ITERATOR, LIST,
-    NAN, NONE, OBJECT, PATH, RANGE, SET, STR, TIME, TIMEDELTA, TUPLE, UUID, VIEW,
+    NAN, NONE, OBJECT, PATH, RANGE, SET, STR, TIME, TIMEDELTA, TUPLE, UUID,
 )
 
 _DT = "datetime.datetime"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sources import ADHOC, GOOD, META, MISSING_ID, UNKNOWN
+from tests.sources import ADHOC, GOOD, META, MISSING_ID, UNKNOWN, job_project
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -20,14 +20,8 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    jobs = tmp_path / "pkg" / "jobs"
-    jobs.mkdir(parents=True)
-    (jobs / "__init__.py").write_text("")
-    (jobs / "_shared.py").write_text("def helper():\n    return 1\n")
-    (jobs / "good.py").write_text(GOOD)
-    (jobs / "adhoc.py").write_text(ADHOC)
-    (jobs / "missing_id.py").write_text(MISSING_ID)
-    (tmp_path / "pkg" / "not_a_job.py").write_text("x = 1\n")
+    job_project(tmp_path)
+    (tmp_path / "pkg" / "jobs" / "good.py").write_text(GOOD)
     return tmp_path
 
 

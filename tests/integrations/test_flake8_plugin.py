@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sources import ADHOC, META, MISSING_ID, UNKNOWN
+from tests.sources import MISSING_ID, UNKNOWN, job_project
 from tests.sources import STATIC_CORPUS as CORPUS
 
 
@@ -64,14 +64,7 @@ def corpus_jobs(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    jobs = tmp_path / "pkg" / "jobs"
-    jobs.mkdir(parents=True)
-    (jobs / "__init__.py").write_text("")
-    (jobs / "_shared.py").write_text("def helper():\n    return 1\n")
-    (jobs / "adhoc.py").write_text(ADHOC)
-    (jobs / "missing_id.py").write_text(MISSING_ID)
-    (tmp_path / "pkg" / "not_a_job.py").write_text("x = 1\n")
-    return tmp_path
+    return job_project(tmp_path)
 
 
 def test_flake8_reports_what_the_cli_reports_on_every_corpus_file(corpus_jobs: Path) -> None:

@@ -22,7 +22,7 @@ from netraven_contracts.findings import Finding
 from netraven_contracts.output import format_github, format_sarif
 from netraven_contracts.ruledocs import explain
 from netraven_contracts.rules import RULES, Severity
-from tests.sources import ADHOC, ADHOC_MESSAGE, META, MISSING_ID, MISSING_ID_MESSAGE, UNKNOWN, UNKNOWN_MESSAGE
+from tests.sources import ADHOC, ADHOC_MESSAGE, MISSING_ID, MISSING_ID_MESSAGE, UNKNOWN, UNKNOWN_MESSAGE
 from tests.sources import STATIC_CORPUS as CORPUS
 
 SCHEMA_PATH = Path(__file__).parent.parent / "data" / "sarif-schema-2.1.0.json"
