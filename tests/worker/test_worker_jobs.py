@@ -256,12 +256,17 @@ def test_nothing_answering_is_an_unreachable_result_not_an_error(no_icmp: None) 
     assert result["details"]["reachable"] is False
 
 
-def test_the_ping_binary_is_used_when_no_icmp_socket_is_allowed(
-        no_icmp: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _fake_ping(script: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A `ping` binary that runs ``script`` (sh), found instead of the real one."""
     fake = tmp_path / "ping"
-    fake.write_text("#!/bin/sh\necho '64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.042 ms'\n")
+    fake.write_text(f"#!/bin/sh\n{script}\n")
     fake.chmod(0o755)
     monkeypatch.setattr(icmp.shutil, "which", lambda name: str(fake))
+
+
+def test_the_ping_binary_is_used_when_no_icmp_socket_is_allowed(
+        no_icmp: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fake_ping("echo '64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.042 ms'", monkeypatch, tmp_path)
     result = reach([closed_port()])
     assert result["success"] is True
     assert result["details"]["icmp"] == {"reachable": True, "method": "ping-binary",
@@ -270,10 +275,7 @@ def test_the_ping_binary_is_used_when_no_icmp_socket_is_allowed(
 
 def test_a_ping_binary_without_reply_means_unreachable(
         no_icmp: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fake = tmp_path / "ping"
-    fake.write_text("#!/bin/sh\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setattr(icmp.shutil, "which", lambda name: str(fake))
+    _fake_ping("exit 1", monkeypatch, tmp_path)
     result = reach([closed_port()])
     assert result["success"] is False
     assert result["details"]["icmp"]["reachable"] is False
